@@ -1,0 +1,45 @@
+# cinescope: every target bootstraps .venv when it is missing.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export CINESCOPE_HOME ?= $(CURDIR)/var
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: venv demo test lint bench up down clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	# PySceneDetect (benchmark baseline) depends on the GUI OpenCV build; keep the headless one.
+	$(PY) -m pip install --quiet --no-deps scenedetect==0.7.2
+	$(PY) -m ops.warmup
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: venv
+	$(BIN)/cinescope demo
+
+test: venv
+	$(PY) -m pytest
+
+lint: venv
+	$(BIN)/ruff check ops models dags tests benchmarks
+	$(BIN)/ruff format --check ops models dags tests benchmarks
+	$(BIN)/mypy
+
+bench: venv
+	$(PY) -m benchmarks.run_all
+
+up: venv
+	$(BIN)/cinescope up
+
+down: venv
+	$(BIN)/cinescope down
+
+clean:
+	rm -rf var

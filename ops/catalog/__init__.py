@@ -1,0 +1,1 @@
+"""The catalog table (the Item contract) and its quarantine."""

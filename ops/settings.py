@@ -1,0 +1,108 @@
+"""One settings object for the whole platform (env prefix ``CINESCOPE_``).
+
+Everything lives under one data root so a fresh clone runs with no server;
+the distributed deployment overrides single locations (tracking URI, remote).
+Reading settings is cheap and has no side effects, so DAG files may call it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Platform settings; every field can be set as ``CINESCOPE_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="CINESCOPE_", frozen=True, extra="ignore")
+
+    home: Path = Field(default=Path("var"), description="data root for every embedded store")
+    sources_file: Path = Field(
+        default=REPO_ROOT / "sources.yaml", description="YAML registry of catalog sources"
+    )
+    ingest_schedule: str = "@hourly"
+
+    http_timeout_s: float = Field(default=10.0, gt=0)
+    http_retries: int = Field(default=3, ge=0, description="retries after the first attempt")
+    http_backoff_s: float = Field(default=0.5, ge=0, description="first retry delay, doubled each time")
+    http_user_agent: str = "cinescope/0.1 (+catalog crawler)"
+    max_download_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
+    max_pages_per_source: int = Field(default=10_000, gt=0)
+    image_max_pixels: int = Field(default=64_000_000, gt=0, description="decompression-bomb cap")
+
+    min_video_width: int = Field(default=32, gt=0)
+    min_video_height: int = Field(default=32, gt=0)
+    max_duration_s: float = Field(default=6 * 3600, gt=0)
+
+    gpu_pool_slots: int = Field(default=1, ge=1)
+    mlflow_tracking_uri: str | None = Field(default=None, description="default: SQLite under home")
+    dvc_remote: str | None = Field(default=None, description="default: a folder under home")
+
+    @field_validator("home", "sources_file")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @property
+    def raw_dir(self) -> Path:
+        """Content-addressed media store: only complete, hashed files ever land here."""
+        return self.home / "raw"
+
+    @property
+    def tmp_dir(self) -> Path:
+        """Scratch space for partial downloads, outside the raw store."""
+        return self.home / "tmp"
+
+    @property
+    def tables_dir(self) -> Path:
+        return self.home / "tables"
+
+    @property
+    def staging_dir(self) -> Path:
+        return self.home / "staging"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def http_cache_dir(self) -> Path:
+        return self.home / "http-cache"
+
+    @property
+    def registry_dir(self) -> Path:
+        """The DVC data registry: a git + DVC repository of dataset snapshots."""
+        return self.home / "registry"
+
+    @property
+    def dvc_remote_url(self) -> str:
+        return self.dvc_remote or str(self.home / "dvc-remote")
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.home / "mlflow"
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.tables_dir / "catalog.parquet"
+
+    @property
+    def quarantine_path(self) -> Path:
+        return self.tables_dir / "quarantine.parquet"
+
+
+def get_settings() -> Settings:
+    """Read settings from the environment now (not cached, so tests can change it)."""
+    return Settings()
