@@ -37,9 +37,10 @@ def atomic_path(target: Path) -> Iterator[Path]:
 def atomic_open(target: Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Open a file for writing that appears at ``target`` only once it is complete."""
     binary = "b" in mode
-    with atomic_path(target) as tmp, open(
-        tmp, mode, encoding=None if binary else encoding
-    ) as handle:
+    with (
+        atomic_path(target) as tmp,
+        open(tmp, mode, encoding=None if binary else encoding) as handle,
+    ):
         yield handle
 
 

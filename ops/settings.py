@@ -28,7 +28,9 @@ class Settings(BaseSettings):
 
     http_timeout_s: float = Field(default=10.0, gt=0)
     http_retries: int = Field(default=3, ge=0, description="retries after the first attempt")
-    http_backoff_s: float = Field(default=0.5, ge=0, description="first retry delay, doubled each time")
+    http_backoff_s: float = Field(
+        default=0.5, ge=0, description="first retry delay, doubled each time"
+    )
     http_user_agent: str = "cinescope/0.1 (+catalog crawler)"
     max_download_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     max_pages_per_source: int = Field(default=10_000, gt=0)
@@ -37,6 +39,8 @@ class Settings(BaseSettings):
     min_video_width: int = Field(default=32, gt=0)
     min_video_height: int = Field(default=32, gt=0)
     max_duration_s: float = Field(default=6 * 3600, gt=0)
+
+    sample_site_port: int = Field(default=8765, gt=0, lt=65536, description="port of the demo site")
 
     gpu_pool_slots: int = Field(default=1, ge=1)
     mlflow_tracking_uri: str | None = Field(default=None, description="default: SQLite under home")

@@ -1,0 +1,8 @@
+"""The Airflow Assets that connect cinescope's DAGs (data-aware scheduling).
+
+Imported by DAG files only; ``airflow.sdk`` is the one dependency.
+"""
+
+from airflow.sdk import Asset
+
+CATALOG = Asset(name="catalog", uri="cinescope://datasets/catalog")

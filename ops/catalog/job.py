@@ -1,0 +1,25 @@
+"""The whole ingest job without Airflow: the same steps the ``catalog_ingest`` DAG runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ops.catalog.lifecycle import validate_catalog_step, version_catalog
+from ops.catalog.merge import merge_staged
+from ops.ingest.pipeline import Progress, ingest_source, list_source_names, new_run_id
+from ops.settings import Settings, get_settings
+
+
+def run_ingest_job(
+    sources: list[str] | None = None,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Ingest the given sources (default: all), then merge, validate and version."""
+    settings = settings or get_settings()
+    run_id = new_run_id()
+    names = sources or list_source_names(settings)
+    staged = [ingest_source(n, run_id=run_id, settings=settings, progress=progress) for n in names]
+    merged = merge_staged(staged, settings)
+    validated = validate_catalog_step(settings, run_name=run_id) | {"merge": merged}
+    return version_catalog(settings, summary=validated)

@@ -1,0 +1,99 @@
+"""The catalog's validate and version steps (the DAG tasks and CLI commands call these)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ops.atomic import atomic_open
+from ops.catalog.schema import ITEM_SCHEMA, QUARANTINE_SCHEMA
+from ops.catalog.store import read_catalog, read_quarantine, write_catalog, write_quarantine
+from ops.settings import Settings, get_settings
+
+# Crawl timestamps change on every run; a dataset revision records content, not visits.
+VOLATILE_COLUMNS = {"catalog.parquet": ["last_seen"], "quarantine.parquet": ["at"]}
+
+
+def validate_catalog_step(
+    settings: Settings | None = None, run_name: str | None = None
+) -> dict[str, Any]:
+    """Run the GX suites over the catalog; quarantine failures; keep the report."""
+    from ops.validation.catalog_suite import validate_catalog
+
+    settings = settings or get_settings()
+    run_name = run_name or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    outcome = validate_catalog(read_catalog(settings.catalog_path), settings, run_name=run_name)
+    quarantine = read_quarantine(settings.quarantine_path)
+    kept = quarantine[quarantine["stage"] != "validate"]
+    parts = [p for p in (kept, outcome.quarantine) if len(p)]
+    write_catalog(outcome.catalog, settings.catalog_path)
+    write_quarantine(
+        pd.concat(parts, ignore_index=True) if parts else kept, settings.quarantine_path
+    )
+    return {
+        "success": outcome.success,
+        "statistics": outcome.statistics,
+        "report": str(outcome.report_html),
+        "quarantined_items": int((outcome.catalog["status"] == "quarantined").sum()),
+    }
+
+
+def _snapshot(settings: Settings, folder: Path) -> dict[str, Path]:
+    """Write the versioned form of the tables (volatile columns dropped) into ``folder``."""
+    tables = {
+        "catalog.parquet": (read_catalog(settings.catalog_path), ITEM_SCHEMA),
+        "quarantine.parquet": (read_quarantine(settings.quarantine_path), QUARANTINE_SCHEMA),
+    }
+    files = {}
+    for name, (frame, schema) in tables.items():
+        kept = [field for field in schema if field.name not in VOLATILE_COLUMNS[name]]
+        table = pa.Table.from_pandas(
+            frame[[f.name for f in kept]], schema=pa.schema(kept), preserve_index=False
+        )
+        files[name] = folder / name
+        pq.write_table(table, files[name])
+    return files
+
+
+def version_catalog(
+    settings: Settings | None = None, summary: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Commit the catalog to the DVC data registry when its content changed."""
+    from ops.datasets.registry import DataRegistry
+
+    settings = settings or get_settings()
+    registry = DataRegistry.from_settings(settings)
+    registry.ensure()
+    catalog = read_catalog(settings.catalog_path)
+    counts = catalog["status"].value_counts().to_dict()
+    with tempfile.TemporaryDirectory(dir=settings.home) as tmp:
+        files = _snapshot(settings, Path(tmp))
+        created = registry.commit(
+            "catalog",
+            files,
+            message=f"catalog: {len(catalog)} items ({counts})",
+            metadata={"items": len(catalog), "status_counts": counts, "summary": summary or {}},
+        )
+    latest = created or registry.latest("catalog")
+    result = {
+        "changed": created is not None,
+        "revision": latest.tag if latest else None,
+        "commit": latest.commit if latest else None,
+        "items": len(catalog),
+    }
+    with atomic_open(settings.reports_dir / "ingest" / "latest.json") as handle:
+        json.dump(result | {"summary": summary or {}}, handle, indent=2, default=str)
+    return result
+
+
+def last_run_summary(settings: Settings) -> dict[str, Any]:
+    """What the last ingest run did (written by :func:`version_catalog`)."""
+    path = settings.reports_dir / "ingest" / "latest.json"
+    return dict(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else {}

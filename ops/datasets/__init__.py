@@ -1,0 +1,1 @@
+"""Versioned datasets: the DVC data registry of catalog snapshots and labelled datasets."""

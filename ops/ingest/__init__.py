@@ -1,0 +1,1 @@
+"""Catalog ingestion: sources, crawling, the raw media store and probing."""

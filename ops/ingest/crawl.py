@@ -1,0 +1,218 @@
+"""Discovery on a website: follow pages, sitemaps and feeds to the media they describe.
+
+Pages are fetched in breadth-first waves, each wave in parallel (the fetcher
+enforces per-host rate and concurrency). Links off the allowed hosts are not
+followed; media links that are refused (robots.txt, another host, a private
+address) are reported with their reason rather than dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from urllib.parse import urlsplit, urlunsplit
+
+from ops.ingest.discover import MediaLink, parse_html, parse_json_feed, parse_sitemap
+from ops.ingest.fetch import FetchError, HttpFetcher, Page
+from ops.ingest.netguard import RefusedURL
+from ops.ingest.robots import RobotsGate
+from ops.ingest.sources import HttpSource
+
+MEDIA_EXTENSIONS = frozenset(
+    [
+        ".mp4",
+        ".m4v",
+        ".mov",
+        ".mkv",
+        ".webm",
+        ".avi",
+        ".mp3",
+        ".m4a",
+        ".aac",
+        ".wav",
+        ".flac",
+        ".ogg",
+        ".opus",
+        ".jpg",
+        ".jpeg",
+        ".png",
+        ".gif",
+        ".webp",
+        ".bmp",
+        ".tif",
+        ".tiff",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A URL that was not ingested, with the check that refused it and why."""
+
+    url: str
+    check: str
+    reason: str
+
+
+@dataclass
+class Discovery:
+    media: list[MediaLink] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)
+    pages_fetched: int = 0
+    pages_not_modified: int = 0
+    external_links_skipped: int = 0
+    complete: bool = True
+
+
+def canonical_url(url: str) -> str:
+    """Lower-case scheme and host, drop the fragment: one spelling per resource."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.lower()
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))
+
+
+def looks_like_media(url: str) -> bool:
+    return PurePosixPath(urlsplit(url).path).suffix.lower() in MEDIA_EXTENSIONS
+
+
+def _merge_link(first: MediaLink, second: MediaLink) -> MediaLink:
+    """Keep the first link's values and fill its gaps from the second."""
+    updates = {
+        name: getattr(second, name)
+        for name in first.__dataclass_fields__
+        if getattr(first, name) in (None, ()) and getattr(second, name) not in (None, ())
+    }
+    return first.__class__(**{**first.__dict__, **updates}) if updates else first
+
+
+class SiteCrawler:
+    """Crawls one :class:`HttpSource` for media links."""
+
+    def __init__(
+        self,
+        source: HttpSource,
+        fetcher: HttpFetcher,
+        robots: RobotsGate,
+        *,
+        max_pages: int,
+        on_page: Callable[[str], None] | None = None,
+    ) -> None:
+        self.source = source
+        self.fetcher = fetcher
+        self.robots = robots
+        self.max_pages = max_pages
+        self.on_page = on_page or (lambda url: None)
+        self._hosts = source.hosts()
+
+    def _on_allowed_host(self, url: str) -> bool:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and (parts.hostname or "") in self._hosts
+
+    def _fetch(self, url: str) -> Page | Refusal:
+        if not self.robots.allowed(url):
+            return Refusal(url, "robots", "disallowed by robots.txt")
+        try:
+            page = self.fetcher.get_page(url)
+        except FetchError as exc:
+            return Refusal(url, "fetch", exc.reason)
+        self.on_page(url)
+        return page
+
+    def _fetch_all(self, urls: Iterable[str], found: Discovery) -> list[Page]:
+        """Fetch pages in parallel; tally and keep refusals in the calling thread."""
+        with ThreadPoolExecutor(max_workers=self.source.concurrency) as pool:
+            results = list(pool.map(self._fetch, list(urls)))
+        pages = []
+        for result in results:
+            if isinstance(result, Refusal):
+                found.refusals.append(result)
+                continue
+            found.pages_fetched += 1
+            found.pages_not_modified += result.from_cache
+            pages.append(result)
+        return pages
+
+    def discover(self) -> Discovery:
+        found = Discovery()
+        media: dict[str, MediaLink] = {}
+
+        def add_media(links: Iterable[MediaLink]) -> None:
+            for link in links:
+                key = canonical_url(link.url)
+                media[key] = _merge_link(media[key], link) if key in media else link
+
+        page_urls: list[str] = list(self.source.start_urls)
+        for page in self._fetch_all(self.source.feeds, found):
+            try:
+                add_media(parse_json_feed(page.body, page.url))
+            except ValueError as exc:
+                found.refusals.append(Refusal(page.url, "feed", f"malformed feed: {exc}"))
+        sitemaps = list(self.source.sitemaps)
+        seen_sitemaps: set[str] = set()
+        while sitemaps:
+            batch = [s for s in sitemaps if s not in seen_sitemaps]
+            seen_sitemaps.update(batch)
+            sitemaps = []
+            for page in self._fetch_all(batch, found):
+                try:
+                    urls = parse_sitemap(page.body, page.url)
+                except ValueError as exc:
+                    found.refusals.append(Refusal(page.url, "sitemap", f"malformed sitemap: {exc}"))
+                    continue
+                for url in urls:
+                    (sitemaps if url.endswith(".xml") else page_urls).append(url)
+
+        seen_pages: set[str] = set()
+        wave = self._new_pages(page_urls, seen_pages, found)
+        while wave and len(seen_pages) <= self.max_pages:
+            next_links: list[str] = []
+            for page in self._fetch_all(wave, found):
+                parsed = parse_html(page.body, page.url, page.content_type)
+                add_media(parsed.media)
+                next_links.extend(parsed.page_links)
+            wave = self._new_pages(next_links, seen_pages, found)
+        if wave:
+            found.complete = False
+            found.refusals.append(
+                Refusal(
+                    wave[0], "crawl", f"page limit of {self.max_pages} reached; crawl incomplete"
+                )
+            )
+        entry_urls = {*self.source.start_urls, *self.source.sitemaps, *self.source.feeds}
+        if any(r.url in entry_urls for r in found.refusals):
+            found.complete = False  # an outage must not mark the whole catalog vanished
+        found.media = self._admissible_media(media.values(), found)
+        return found
+
+    def _new_pages(self, urls: Iterable[str], seen: set[str], found: Discovery) -> list[str]:
+        fresh: list[str] = []
+        for url in urls:
+            key = canonical_url(url)
+            if key in seen or looks_like_media(url):
+                continue
+            if not self._on_allowed_host(url):
+                found.external_links_skipped += 1
+                continue
+            seen.add(key)
+            fresh.append(url)
+            if len(seen) > self.max_pages:
+                break
+        return fresh
+
+    def _admissible_media(self, links: Iterable[MediaLink], found: Discovery) -> list[MediaLink]:
+        """Refuse, with reasons, media links the crawler must not fetch."""
+        admissible = []
+        for link in links:
+            if not self._on_allowed_host(link.url):
+                try:
+                    self.fetcher.policy.check(link.url)
+                except RefusedURL as exc:
+                    found.refusals.append(Refusal(link.url, "network", exc.reason))
+                    continue
+            if not self.robots.allowed(link.url):
+                found.refusals.append(Refusal(link.url, "robots", "disallowed by robots.txt"))
+                continue
+            admissible.append(link)
+        return admissible

@@ -1,0 +1,313 @@
+"""Polite HTTP fetching: rate limits, retries, conditional GET, size caps, guarded redirects.
+
+Every request goes through :class:`HttpFetcher`, which checks each URL (and
+each redirect target) against the source's :class:`NetworkPolicy` before
+connecting, and streams media straight into the raw store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import Message
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urljoin, urlsplit
+
+import httpx
+
+from ops.atomic import atomic_open
+from ops.ingest.netguard import NetworkPolicy, RefusedURL
+from ops.ingest.rawstore import RawStore, SizeCapExceeded
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_REDIRECTS = 5
+MAX_PAGE_BYTES = 8 * 1024 * 1024
+
+
+class FetchError(Exception):
+    """A URL could not be fetched; ``reason`` is what the quarantine shows."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"{reason}: {url}")
+        self.url = url
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Page:
+    url: str
+    status: int
+    content_type: str | None
+    body: bytes
+    from_cache: bool
+
+
+@dataclass(frozen=True)
+class Download:
+    """The outcome of a media download: new content in the store, or not modified."""
+
+    url: str
+    not_modified: bool
+    sha256: str | None
+    bytes: int
+    content_type: str | None
+    file_name: str | None
+    etag: str | None
+    last_modified: str | None
+    attempts: int
+
+
+class HostLimiter:
+    """Per-host spacing between requests and a cap on parallel requests."""
+
+    def __init__(self, rate_per_s: float, concurrency: int) -> None:
+        self.interval = 1.0 / rate_per_s
+        self.concurrency = concurrency
+        self._lock = threading.Lock()
+        self._next_slot: dict[str, float] = {}
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+
+    def slow_down(self, crawl_delay_s: float) -> None:
+        """Honour a robots.txt Crawl-delay."""
+        with self._lock:
+            self.interval = max(self.interval, crawl_delay_s)
+
+    def acquire(self, host: str) -> threading.BoundedSemaphore:
+        with self._lock:
+            slots = self._slots.setdefault(host, threading.BoundedSemaphore(self.concurrency))
+        slots.acquire()
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next_slot.get(host, now))
+            self._next_slot[host] = start + self.interval
+        if start > now:
+            time.sleep(start - now)
+        return slots
+
+
+class PageCache:
+    """Bodies of pages by URL with their validators, for conditional GET of pages."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, url: str) -> Path:
+        return self.root / f"{hashlib.sha256(url.encode()).hexdigest()}.json"
+
+    def get(self, url: str) -> dict[str, str] | None:
+        path = self._path(url)
+        try:
+            return dict(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return None
+
+    def put(self, url: str, etag: str | None, last_modified: str | None, page: Page) -> None:
+        if not (etag or last_modified):
+            return
+        entry = {
+            "etag": etag or "",
+            "last_modified": last_modified or "",
+            "content_type": page.content_type or "",
+            "body": page.body.decode("latin-1"),
+        }
+        with atomic_open(self._path(url)) as handle:
+            json.dump(entry, handle)
+
+
+def safe_file_name(content_disposition: str | None, url: str) -> str | None:
+    """The file's own name, reduced to a bare base name: it is metadata, never a path."""
+    name: str | None = None
+    if content_disposition:
+        message = Message()
+        message["content-disposition"] = content_disposition
+        name = message.get_filename()
+    if not name:
+        name = unquote(urlsplit(url).path)
+    base = PurePosixPath(name.replace("\\", "/")).name
+    base = re.sub(r"[\x00-\x1f]", "", base).strip().lstrip(".")
+    return base[:200] or None
+
+
+class HttpFetcher:
+    """One source's HTTP client (thread-safe)."""
+
+    def __init__(
+        self,
+        policy: NetworkPolicy,
+        *,
+        user_agent: str,
+        timeout_s: float,
+        retries: int,
+        backoff_s: float,
+        rate_per_s: float,
+        concurrency: int,
+        page_cache: PageCache | None = None,
+        on_retry: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.policy = policy
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.limiter = HostLimiter(rate_per_s, concurrency)
+        self.page_cache = page_cache
+        self.on_retry = on_retry
+        self._client = httpx.Client(
+            headers={"User-Agent": user_agent},
+            timeout=httpx.Timeout(timeout_s),
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=concurrency * 4),
+            trust_env=False,
+        )
+        self._stats_lock = threading.Lock()
+        self.bytes_downloaded = 0
+        self.requests = 0
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> HttpFetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _count(self, nbytes: int) -> None:
+        with self._stats_lock:
+            self.bytes_downloaded += nbytes
+            self.requests += 1
+
+    def _open(self, url: str, headers: dict[str, str]) -> tuple[httpx.Response, int]:
+        """Send GET, following guarded redirects and retrying transient failures."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._open_once(url, headers), attempt
+            except FetchError as exc:
+                retryable = exc.reason.startswith(("timeout", "connection", "HTTP 5", "HTTP 429"))
+                if not retryable or attempt > self.retries:
+                    if retryable and attempt > 1:
+                        raise FetchError(url, f"{exc.reason} after {attempt} attempts") from exc
+                    raise
+                if self.on_retry:
+                    self.on_retry(url, exc.reason)
+                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+
+    def _open_once(self, url: str, headers: dict[str, str]) -> httpx.Response:
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                self.policy.check(current)
+            except RefusedURL as exc:
+                prefix = "redirect to " if current != url else ""
+                raise FetchError(url, prefix + exc.reason) from exc
+            host = urlsplit(current).hostname or ""
+            slot = self.limiter.acquire(host)
+            try:
+                request = self._client.build_request("GET", current, headers=headers)
+                response = self._client.send(request, stream=True)
+            except httpx.TimeoutException as exc:
+                raise FetchError(url, "timeout") from exc
+            except httpx.TransportError as exc:
+                raise FetchError(url, f"connection error ({type(exc).__name__})") from exc
+            finally:
+                slot.release()
+            if response.is_redirect:
+                response.close()
+                location = response.headers.get("location")
+                if not location:
+                    raise FetchError(url, f"HTTP {response.status_code} without Location")
+                current = urljoin(current, location)
+                continue
+            if response.status_code >= 400:
+                response.close()
+                raise FetchError(url, f"HTTP {response.status_code}")
+            return response
+        raise FetchError(url, f"more than {MAX_REDIRECTS} redirects")
+
+    def get_page(self, url: str) -> Page:
+        """Fetch an HTML/XML/JSON document, answering from the page cache on 304."""
+        cached = self.page_cache.get(url) if self.page_cache else None
+        headers = _validators(cached.get("etag"), cached.get("last_modified")) if cached else {}
+        response, _ = self._open(url, headers)
+        with response:
+            if response.status_code == 304 and cached:
+                self._count(0)
+                return Page(
+                    url, 304, cached["content_type"] or None, cached["body"].encode("latin-1"), True
+                )
+            body = bytearray()
+            try:
+                for chunk in response.iter_bytes():
+                    body.extend(chunk)
+                    if len(body) > MAX_PAGE_BYTES:
+                        raise FetchError(url, f"page over size cap ({MAX_PAGE_BYTES} bytes)")
+            except httpx.TimeoutException as exc:
+                raise FetchError(url, "timeout") from exc
+            page = Page(
+                url, response.status_code, response.headers.get("content-type"), bytes(body), False
+            )
+            self._count(len(body))
+            if self.page_cache:
+                self.page_cache.put(
+                    url, response.headers.get("etag"), response.headers.get("last-modified"), page
+                )
+            return page
+
+    def download(
+        self,
+        url: str,
+        store: RawStore,
+        *,
+        max_bytes: int,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> Download:
+        """Stream a media file into the raw store, or learn it is unchanged (304)."""
+        response, attempts = self._open(url, _validators(etag, last_modified))
+        with response:
+            headers = response.headers
+            if response.status_code == 304:
+                self._count(0)
+                return Download(url, True, None, 0, None, None, etag, last_modified, attempts)
+            declared = headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise FetchError(url, f"over size cap ({declared} > {max_bytes} bytes)")
+            try:
+                with store.pending(max_bytes) as pending:
+                    for chunk in response.iter_bytes(1 << 16):
+                        pending.write(chunk)
+                    store.commit(pending)
+            except SizeCapExceeded as exc:
+                raise FetchError(url, str(exc)) from exc
+            except httpx.TimeoutException as exc:
+                raise FetchError(url, "timeout while downloading") from exc
+            except httpx.TransportError as exc:
+                raise FetchError(
+                    url, f"connection error while downloading ({type(exc).__name__})"
+                ) from exc
+            self._count(pending.bytes_written)
+            return Download(
+                url=url,
+                not_modified=False,
+                sha256=pending.sha256,
+                bytes=pending.bytes_written,
+                content_type=headers.get("content-type"),
+                file_name=safe_file_name(headers.get("content-disposition"), url),
+                etag=headers.get("etag"),
+                last_modified=headers.get("last-modified"),
+                attempts=attempts,
+            )
+
+
+def _validators(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers

@@ -1,0 +1,356 @@
+"""Ingest one source into a staging area: discover, download or copy, probe.
+
+Each source's task writes only its own staging files and complete files in the
+content-addressed store, so sources run in parallel; merging into the catalog
+is a separate single step (:mod:`ops.catalog.merge`). What is handed on is a
+small reference (paths and counts), never the data itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import mimetypes
+import re
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ops.atomic import atomic_open
+from ops.catalog.schema import QUARANTINE_SCHEMA
+from ops.catalog.store import read_catalog, write_frame
+from ops.ingest.crawl import Refusal, SiteCrawler, canonical_url
+from ops.ingest.discover import MediaLink, kind_from_mime
+from ops.ingest.fetch import FetchError, HttpFetcher, PageCache
+from ops.ingest.files import FileEntry, list_files, open_filesystem
+from ops.ingest.netguard import NetworkPolicy
+from ops.ingest.probe import probe_file
+from ops.ingest.rawstore import RawStore, SizeCapExceeded
+from ops.ingest.robots import RobotsGate
+from ops.ingest.sources import FsspecSource, HttpSource, LocalSource, get_source, load_sources
+from ops.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]
+"""progress(phase, done, total): how far a long step has come."""
+
+
+@dataclass
+class IngestStats:
+    discovered: int = 0
+    new: int = 0
+    not_modified: int = 0
+    downloaded_bytes: int = 0
+    requests: int = 0
+    pages_fetched: int = 0
+    pages_not_modified: int = 0
+    refused: int = 0
+    retries: int = 0
+    partials_swept: int = 0
+    external_links_skipped: int = 0
+
+
+@dataclass
+class StagedSource:
+    """Reference to one source's staged output (what goes through XCom)."""
+
+    source: str
+    run_id: str
+    items_path: str
+    refusals_path: str
+    complete: bool
+    seen_item_ids: list[str]
+    stats: IngestStats = field(default_factory=IngestStats)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, value: dict[str, Any]) -> StagedSource:
+        return cls(**{**value, "stats": IngestStats(**value["stats"])})
+
+
+def make_item_id(source: str, key: str) -> str:
+    """Stable across crawls: derived from the source and its own key (or canonical URL)."""
+    return hashlib.sha256(f"{source}\n{key}".encode()).hexdigest()[:16]
+
+
+def list_source_names(settings: Settings | None = None) -> list[str]:
+    settings = settings or get_settings()
+    return sorted(load_sources(settings.sources_file))
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def run_folder_name(run_id: str) -> str:
+    """An Airflow run id made safe as a folder name."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", run_id)
+
+
+def _media_columns(
+    link: MediaLink, item_id: str, source: str, licence: str | None
+) -> dict[str, Any]:
+    return {
+        "item_id": item_id,
+        "source": source,
+        "url": link.url,
+        "title": link.title,
+        "description": link.description,
+        "year": link.year,
+        "tags": list(link.tags),
+        "people": list(link.people),
+        "licence": link.licence or licence,
+        "expects_audio": link.expects_audio,
+    }
+
+
+def _probe_columns(
+    path: Path, settings: Settings, kind_hint: str | None, mime: str | None, file_name: str | None
+) -> dict[str, Any]:
+    probed = probe_file(path, max_pixels=settings.image_max_pixels).columns()
+    guessed = mimetypes.guess_type(file_name or "")[0]
+    probed["kind"] = probed["kind"] or kind_hint or kind_from_mime(mime or guessed)
+    probed["mime"] = probed["mime"] or mime or guessed
+    return probed
+
+
+class SourceIngester:
+    """Runs one source's ingest into the staging area."""
+
+    def __init__(self, settings: Settings, run_id: str, progress: Progress | None = None) -> None:
+        self.settings = settings
+        self.run_id = run_id
+        self.progress = progress or (lambda phase, done, total: None)
+        self.store = RawStore(settings.raw_dir, settings.tmp_dir / "downloads")
+        catalog = read_catalog(settings.catalog_path)
+        self.previous: dict[str, dict[str, Any]] = {
+            row["item_id"]: row for row in catalog.to_dict(orient="records")
+        }
+
+    def run(self, source: HttpSource | LocalSource | FsspecSource) -> StagedSource:
+        stats = IngestStats(partials_swept=self.store.sweep_partials())
+        if isinstance(source, HttpSource):
+            rows, refusals, complete = self._ingest_http(source, stats)
+        else:
+            rows, refusals, complete = self._ingest_files(source, stats)
+        stats.refused = len(refusals)
+        stats.new = sum(1 for r in rows if r["fetch_status"] == "new")
+        stats.not_modified = sum(1 for r in rows if r["fetch_status"] == "not_modified")
+        return self._stage(source.name, rows, refusals, complete, stats)
+
+    # -- http -------------------------------------------------------------------------------
+    def _fetcher(self, source: HttpSource, stats: IngestStats) -> HttpFetcher:
+        def count_retry(url: str, reason: str) -> None:
+            stats.retries += 1
+            log.info("retrying %s after %s", url, reason)
+
+        return HttpFetcher(
+            NetworkPolicy(source.hosts(), frozenset(h.lower() for h in source.allow_private)),
+            user_agent=self.settings.http_user_agent,
+            timeout_s=source.timeout_s or self.settings.http_timeout_s,
+            retries=self.settings.http_retries if source.retries is None else source.retries,
+            backoff_s=self.settings.http_backoff_s,
+            rate_per_s=source.rate_per_s,
+            concurrency=source.concurrency,
+            page_cache=PageCache(self.settings.http_cache_dir / source.name),
+            on_retry=count_retry,
+        )
+
+    def _ingest_http(
+        self, source: HttpSource, stats: IngestStats
+    ) -> tuple[list[dict[str, Any]], list[Refusal], bool]:
+        max_bytes = source.max_bytes or self.settings.max_download_bytes
+        with self._fetcher(source, stats) as fetcher:
+            robots = RobotsGate(
+                fetcher, self.settings.http_user_agent, enabled=source.respect_robots
+            )
+            crawler = SiteCrawler(
+                source, fetcher, robots, max_pages=self.settings.max_pages_per_source
+            )
+            found = crawler.discover()
+            stats.discovered = len(found.media)
+            stats.pages_fetched = found.pages_fetched
+            stats.pages_not_modified = found.pages_not_modified
+            stats.external_links_skipped = found.external_links_skipped
+            refusals = list(found.refusals)
+
+            def fetch_one(link: MediaLink) -> dict[str, Any] | Refusal:
+                item_id = make_item_id(source.name, link.item_key or canonical_url(link.url))
+                before = self.previous.get(item_id, {})
+                try:
+                    got = fetcher.download(
+                        link.url,
+                        self.store,
+                        max_bytes=max_bytes,
+                        etag=before.get("etag"),
+                        last_modified=before.get("last_modified"),
+                    )
+                except FetchError as exc:
+                    return Refusal(link.url, "fetch", exc.reason)
+                row = _media_columns(link, item_id, source.name, source.licence)
+                row |= {"etag": got.etag, "last_modified": got.last_modified}
+                if got.not_modified:
+                    return row | {"fetch_status": "not_modified"}
+                mime = (got.content_type or "").split(";")[0].strip() or None
+                row |= {
+                    "sha256": got.sha256,
+                    "bytes": got.bytes,
+                    "file_name": got.file_name,
+                    "fetch_status": "new",
+                }
+                return row | self._probe_unless_known(
+                    got.sha256, before, link.kind_hint, mime, got.file_name
+                )
+
+            rows = self._map(fetch_one, found.media, "download", source.concurrency, refusals)
+            stats.downloaded_bytes = fetcher.bytes_downloaded
+            stats.requests = fetcher.requests
+        return rows, refusals, found.complete
+
+    # -- folders and fsspec -----------------------------------------------------------------
+    def _ingest_files(
+        self, source: LocalSource | FsspecSource, stats: IngestStats
+    ) -> tuple[list[dict[str, Any]], list[Refusal], bool]:
+        fs, _ = open_filesystem(source)
+        entries: list[FileEntry] = []
+        refusals: list[Refusal] = []
+        for entry in list_files(source):
+            (refusals if isinstance(entry, Refusal) else entries).append(entry)  # type: ignore[arg-type]
+        stats.discovered = len(entries)
+        max_bytes = self.settings.max_download_bytes
+
+        def copy_one(entry: FileEntry) -> dict[str, Any] | Refusal:
+            link = entry.link
+            item_id = make_item_id(source.name, link.item_key or link.url)
+            before = self.previous.get(item_id, {})
+            row = _media_columns(link, item_id, source.name, source.licence) | {
+                "etag": entry.validator,
+                "last_modified": None,
+            }
+            if before.get("etag") == entry.validator and before.get("sha256"):
+                return row | {"fetch_status": "not_modified"}
+            if entry.size > max_bytes:
+                return Refusal(
+                    link.url, "fetch", f"over size cap ({entry.size} > {max_bytes} bytes)"
+                )
+            try:
+                with fs.open(entry.path, "rb") as handle:
+                    sha256, nbytes = self.store.put_stream(handle, max_bytes)
+            except (OSError, SizeCapExceeded) as exc:
+                return Refusal(link.url, "fetch", str(exc))
+            stats.downloaded_bytes += nbytes
+            name = Path(entry.path).name
+            row |= {"sha256": sha256, "bytes": nbytes, "file_name": name, "fetch_status": "new"}
+            return row | self._probe_unless_known(sha256, before, None, None, name)
+
+        rows = self._map(copy_one, entries, "copy", 2, refusals)
+        reachable = not any(r.check == "source" for r in refusals)
+        return rows, refusals, reachable
+
+    # -- shared -----------------------------------------------------------------------------
+    def _probe_unless_known(
+        self,
+        sha256: str | None,
+        before: dict[str, Any],
+        kind_hint: str | None,
+        mime: str | None,
+        file_name: str | None,
+    ) -> dict[str, Any]:
+        """Content seen before needs no new probe: reuse the catalog's media columns."""
+        if sha256 and before.get("sha256") == sha256:
+            keep = (
+                "kind",
+                "mime",
+                "duration_s",
+                "fps",
+                "width",
+                "height",
+                "audio_sample_rate",
+                "audio_channels",
+                "video_codec",
+                "audio_codec",
+                "frames_decoded",
+                "probe_error",
+            )
+            return {name: before.get(name) for name in keep}
+        assert sha256 is not None
+        return _probe_columns(
+            self.store.path_for(sha256), self.settings, kind_hint, mime, file_name
+        )
+
+    def _map(
+        self,
+        work: Callable[[Any], dict[str, Any] | Refusal],
+        inputs: Iterable[Any],
+        phase: str,
+        workers: int,
+        refusals: list[Refusal],
+    ) -> list[dict[str, Any]]:
+        inputs = list(inputs)
+        rows: list[dict[str, Any]] = []
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for done, result in enumerate(pool.map(work, inputs), start=1):
+                if isinstance(result, Refusal):
+                    refusals.append(result)
+                else:
+                    rows.append(result)
+                self.progress(phase, done, len(inputs))
+        return rows
+
+    def _stage(
+        self,
+        name: str,
+        rows: list[dict[str, Any]],
+        refusals: list[Refusal],
+        complete: bool,
+        stats: IngestStats,
+    ) -> StagedSource:
+        folder = self.settings.staging_dir / self.run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        items_path = folder / f"{name}.items.json"
+        refusals_path = folder / f"{name}.refusals.parquet"
+        with atomic_open(items_path) as handle:
+            json.dump(rows, handle, default=str)
+        now = datetime.now(UTC)
+        refused = pd.DataFrame(
+            [
+                {
+                    "source": name,
+                    "url": r.url,
+                    "item_id": None,
+                    "stage": "crawl",
+                    "check": r.check,
+                    "reason": r.reason,
+                    "at": now,
+                }
+                for r in refusals
+            ],
+            columns=QUARANTINE_SCHEMA.names,
+        )
+        write_frame(refused, refusals_path, QUARANTINE_SCHEMA)
+        seen = sorted({r["item_id"] for r in rows})
+        log.info("source %s: %s", name, stats)
+        return StagedSource(
+            name, self.run_id, str(items_path), str(refusals_path), complete, seen, stats
+        )
+
+
+def ingest_source(
+    name: str,
+    *,
+    run_id: str | None = None,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+) -> StagedSource:
+    """Crawl/copy one source into staging (the ``ingest`` task, mapped over sources)."""
+    settings = settings or get_settings()
+    source = get_source(settings.sources_file, name)
+    return SourceIngester(settings, run_id or new_run_id(), progress).run(source)

@@ -1,0 +1,72 @@
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ops.catalog.merge import merge_rows
+from ops.catalog.store import empty_frame
+from ops.catalog.schema import ITEM_SCHEMA
+from ops.ingest.pipeline import StagedSource
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def row(item_id: str, sha: str | None, status: str = "new", **extra: Any) -> dict[str, Any]:
+    return {"item_id": item_id, "source": "web", "url": f"http://h/{item_id}", "sha256": sha,
+            "bytes": 10, "title": f"title {item_id}", "tags": ["a"], "fetch_status": status,
+            **extra}
+
+
+def staged(rows: list[dict[str, Any]], complete: bool = True) -> tuple[StagedSource, list]:
+    ref = StagedSource("web", "run", "", "", complete, [r["item_id"] for r in rows])
+    return ref, rows
+
+
+def test_lifecycle_new_unchanged_changed_vanished_reappeared() -> None:
+    sha_a, sha_b, sha_a2 = "a" * 64, "b" * 64, "c" * 64
+    first, _, stats = merge_rows(empty_frame(ITEM_SCHEMA),
+                                 [staged([row("A", sha_a), row("B", sha_b)])], T0)
+    assert sorted(stats.new) == ["A", "B"]
+    assert set(first["version"]) == {1}
+
+    t1 = T0 + timedelta(hours=1)
+    second, _, stats = merge_rows(first, [staged([row("A", None, "not_modified"),
+                                                  row("B", sha_b)])], t1)
+    assert stats.unchanged == 2 and not stats.new and not stats.changed
+    assert (second["first_seen"] == T0).all() and (second["last_seen"] == t1).all()
+
+    third, _, stats = merge_rows(second, [staged([row("A", sha_a2)])], t1)
+    by_id = third.set_index("item_id")
+    assert stats.changed == ["A"] and by_id.loc["A", "version"] == 2
+    assert by_id.loc["A", "sha256"] == sha_a2
+    assert stats.vanished == ["B"] and by_id.loc["B", "status"] == "vanished"
+    assert len(third) == 2  # vanished items are kept
+
+    fourth, _, stats = merge_rows(third, [staged([row("A", None, "not_modified"),
+                                                  row("B", sha_b)])], t1)
+    assert stats.reappeared == ["B"]
+    assert fourth.set_index("item_id").loc["B", "status"] == "ok"
+
+
+def test_incomplete_crawl_marks_nothing_vanished() -> None:
+    first, _, _ = merge_rows(empty_frame(ITEM_SCHEMA), [staged([row("A", "a" * 64)])], T0)
+    after, _, stats = merge_rows(first, [staged([], complete=False)], T0)
+    assert not stats.vanished and after["status"].tolist() == ["ok"]
+
+
+def test_same_content_under_two_urls_is_a_duplicate() -> None:
+    catalog, duplicates, stats = merge_rows(
+        empty_frame(ITEM_SCHEMA), [staged([row("A", "a" * 64), row("B", "a" * 64)])], T0
+    )
+    assert catalog["item_id"].tolist() == ["A"]
+    assert stats.duplicates == 1
+    assert duplicates[0]["url"] == "http://h/B"
+    assert "duplicate of item A" in duplicates[0]["reason"]
+
+
+def test_metadata_change_updates_in_place_without_new_version() -> None:
+    first, _, _ = merge_rows(empty_frame(ITEM_SCHEMA), [staged([row("A", "a" * 64)])], T0)
+    after, _, stats = merge_rows(
+        first, [staged([row("A", None, "not_modified", title="Renamed")])], T0
+    )
+    item = after.set_index("item_id").loc["A"]
+    assert item["title"] == "Renamed" and item["version"] == 1
+    assert stats.metadata_updated == 1
