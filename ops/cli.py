@@ -173,6 +173,17 @@ def demo() -> None:
     raise typer.Exit(run_demo(get_settings()))
 
 
+@app.command("airflow-env")
+def airflow_env() -> None:
+    """Print the shell exports that point the ``airflow`` CLI at cinescope's Airflow."""
+    import shlex
+
+    from ops.airflow_env import airflow_environment
+
+    for key, value in airflow_environment(get_settings()).items():
+        print(f"export {key}={shlex.quote(value)}")
+
+
 @app.command()
 def up() -> None:
     """Start the Airflow UI (airflow standalone) and the MLflow UI on localhost."""
