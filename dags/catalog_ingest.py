@@ -6,6 +6,8 @@ task body so that parsing this file stays cheap.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
@@ -48,7 +50,7 @@ def catalog_ingest() -> None:
         return validate_catalog_step() | {"merge": merged}
 
     @task(outlets=[CATALOG])
-    def version(validated: dict, *, outlet_events=None) -> dict:  # type: ignore[no-untyped-def]
+    def version(validated: dict, *, outlet_events: Any = None) -> dict:
         from ops.catalog.lifecycle import version_catalog
 
         result = version_catalog(summary=validated)

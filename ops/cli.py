@@ -8,13 +8,22 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from ops.console import console, stats_table
 from ops.settings import get_settings
 
 app = typer.Typer(help="cinescope: understand a media catalog.", no_args_is_help=True)
-datasets_app = typer.Typer(help="Versioned datasets in the DVC data registry.", no_args_is_help=True)
+datasets_app = typer.Typer(
+    help="Versioned datasets in the DVC data registry.", no_args_is_help=True
+)
 site_app = typer.Typer(help="The generated sample catalog site.", no_args_is_help=True)
 dag_app = typer.Typer(help="Run cinescope's Airflow DAGs in-process.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
@@ -23,14 +32,22 @@ app.add_typer(dag_app, name="dag")
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=True)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
 
 
 @app.callback()
 def _configure(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 @app.command()
@@ -49,7 +66,7 @@ def ingest(source: Annotated[list[str] | None, typer.Option("--source", "-s")] =
     from ops.catalog.job import run_ingest_job
 
     with _progress() as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def report(phase: str, done: int, total: int) -> None:
             if phase not in tasks:
@@ -67,7 +84,9 @@ def _print_run(result: dict) -> None:
     if "merge" in summary:
         console.print(stats_table("catalog changes", summary["merge"]["stats"]))
     change = "new revision" if result.get("changed") else "unchanged, still"
-    console.print(f"catalog: {result.get('items')} items, {change} [bold]{result.get('revision')}[/]")
+    console.print(
+        f"catalog: {result.get('items')} items, {change} [bold]{result.get('revision')}[/]"
+    )
 
 
 @app.command()
@@ -137,7 +156,9 @@ def site_generate(root: Path, items: int = 12, traps: bool = True) -> None:
     from ops.sample_site.generate import generate_site
 
     manifest = generate_site(root, items=items, traps=traps)
-    console.print(f"generated {len(manifest.items)} items and {len(manifest.traps)} traps in {root}")
+    console.print(
+        f"generated {len(manifest.items)} items and {len(manifest.traps)} traps in {root}"
+    )
 
 
 @site_app.command("serve")

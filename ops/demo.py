@@ -53,11 +53,14 @@ def run_demo(settings: Settings) -> int:
         server = SampleSiteServer(site_root, port=settings.sample_site_port)
         server.start()
     except OSError as exc:
-        console.print(f"[red]cannot serve the sample site on port {settings.sample_site_port}: "
-                      f"{exc}[/]; set CINESCOPE_SAMPLE_SITE_PORT to a free port")
+        console.print(
+            f"[red]cannot serve the sample site on port {settings.sample_site_port}: "
+            f"{exc}[/]; set CINESCOPE_SAMPLE_SITE_PORT to a free port"
+        )
         return 1
-    console.print(f"sample site: {server.base_url} ({len(manifest.items)} items, "
-                  f"{len(manifest.traps)} traps)")
+    console.print(
+        f"sample site: {server.base_url} ({len(manifest.items)} items, {len(manifest.traps)} traps)"
+    )
     try:
         ok = _run_logged(
             [sys.executable, "-m", "ops.cli", "dag", "test", "catalog_ingest"],
@@ -85,18 +88,35 @@ def _print_ingest(settings: Settings, manifest: object, base_url: str) -> None:
     for name, stats in summary.get("merge", {}).get("sources", {}).items():
         downloaded = stats["downloaded_bytes"]
         if stats["new"] == 0 and downloaded == 0:
-            console.print(f"source {name}: nothing downloaded, {stats['not_modified']} items "
-                          f"unchanged (HTTP 304), {stats['pages_not_modified']} pages unchanged")
+            console.print(
+                f"source {name}: nothing downloaded, {stats['not_modified']} items "
+                f"unchanged (HTTP 304), {stats['pages_not_modified']} pages unchanged"
+            )
         else:
-            console.print(stats_table(f"source {name}", {
-                k: stats[k] for k in ("discovered", "new", "not_modified", "downloaded_bytes",
-                                      "requests", "retries", "refused")}))
+            console.print(
+                stats_table(
+                    f"source {name}",
+                    {
+                        k: stats[k]
+                        for k in (
+                            "discovered",
+                            "new",
+                            "not_modified",
+                            "downloaded_bytes",
+                            "requests",
+                            "retries",
+                            "refused",
+                        )
+                    },
+                )
+            )
     validation = summary.get("statistics", {})
     if validation:
         console.print(f"validation report: {summary.get('report')}")
     change = "new revision" if run.get("changed") else "no change; current revision"
-    console.print(f"DVC data registry: {change} [bold]{run.get('revision')}[/] "
-                  f"(cinescope datasets list)")
+    console.print(
+        f"DVC data registry: {change} [bold]{run.get('revision')}[/] (cinescope datasets list)"
+    )
     failed = [r for r in results if not r.ok]
     if failed:
         console.print(f"[red]{len(failed)} trap(s) not handled as expected[/]")

@@ -51,12 +51,27 @@ def services(settings: Settings) -> list[Service]:
     bin_dir = Path(sys.executable).parent
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
     return [
-        Service("airflow", [str(bin_dir / "airflow"), "standalone"],
-                f"http://127.0.0.1:{AIRFLOW_PORT}/api/v2/monitor/health"),
-        Service("mlflow", [str(bin_dir / "mlflow"), "ui", "--host", "127.0.0.1", "--port",
-                           str(MLFLOW_PORT), "--backend-store-uri", settings.tracking_uri,
-                           "--default-artifact-root", str(settings.mlflow_dir / "artifacts")],
-                f"http://127.0.0.1:{MLFLOW_PORT}/health"),
+        Service(
+            "airflow",
+            [str(bin_dir / "airflow"), "standalone"],
+            f"http://127.0.0.1:{AIRFLOW_PORT}/api/v2/monitor/health",
+        ),
+        Service(
+            "mlflow",
+            [
+                str(bin_dir / "mlflow"),
+                "ui",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(MLFLOW_PORT),
+                "--backend-store-uri",
+                settings.tracking_uri,
+                "--default-artifact-root",
+                str(settings.mlflow_dir / "artifacts"),
+            ],
+            f"http://127.0.0.1:{MLFLOW_PORT}/health",
+        ),
     ]
 
 
@@ -86,14 +101,17 @@ def up(settings: Settings, timeout_s: float = 180.0) -> dict[str, str]:
         if _pid(settings, service.name):
             continue
         log = open(_run_dir(settings) / f"{service.name}.log", "ab")  # noqa: SIM115 - owned by the child
-        process = subprocess.Popen(service.command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            service.command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         (_run_dir(settings) / f"{service.name}.pid").write_text(str(process.pid))
     deadline = time.monotonic() + timeout_s
     for service in services(settings):
         while not _healthy(service.health_url):
             if time.monotonic() > deadline or not _pid(settings, service.name):
-                raise RuntimeError(f"{service.name} did not start; see {_run_dir(settings)}/{service.name}.log")
+                raise RuntimeError(
+                    f"{service.name} did not start; see {_run_dir(settings)}/{service.name}.log"
+                )
             time.sleep(2)
     return {
         "airflow": f"http://127.0.0.1:{AIRFLOW_PORT}",

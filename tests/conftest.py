@@ -25,5 +25,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared media not found at {SHARED_DATA} (only present on the team's machines)")
+        pytest.skip(
+            f"shared media not found at {SHARED_DATA} (only present on the team's machines)"
+        )
     return SHARED_DATA

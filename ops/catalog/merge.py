@@ -28,6 +28,7 @@ from ops.catalog.store import (
 from ops.ingest.pipeline import StagedSource
 from ops.settings import Settings, get_settings
 
+DUPLICATE_PREFIX = "duplicate of item"
 CONTENT_COLUMNS = (
     "sha256",
     "bytes",
@@ -110,7 +111,9 @@ def merge_rows(
     owner_of = {
         row["sha256"]: item_id
         for item_id, row in items.items()
-        if row.get("sha256") and row["status"] != "vanished"
+        if row.get("sha256")
+        and row["status"] != "vanished"
+        and not str(row.get("status_reason") or "").startswith(DUPLICATE_PREFIX)
     }
     duplicates: list[dict[str, Any]] = []
     for source, rows in staged:
@@ -119,7 +122,11 @@ def merge_rows(
             before = items.get(item_id)
             sha = row.get("sha256") or (before or {}).get("sha256")
             owner = owner_of.get(sha) if sha else None
+            merged = _merge_item(before, row, now, stats)
             if owner is not None and owner != item_id:
+                # Kept (with its validators, so it is not fetched again) but quarantined.
+                reason = f"{DUPLICATE_PREFIX} {owner} ({items[owner]['url']}): same sha256"
+                merged["status"], merged["status_reason"] = "quarantined", reason
                 stats.duplicates += 1
                 duplicates.append(
                     {
@@ -128,14 +135,12 @@ def merge_rows(
                         "item_id": item_id,
                         "stage": "crawl",
                         "check": "duplicate",
-                        "reason": f"duplicate of item {owner} ({items[owner]['url']}): same sha256",
+                        "reason": reason,
                         "at": now,
                     }
                 )
-                continue
-            if sha:
+            elif sha:
                 owner_of[sha] = item_id
-            merged = _merge_item(before, row, now, stats)
             items[item_id] = merged
         if source.complete:
             seen = set(source.seen_item_ids)

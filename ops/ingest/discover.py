@@ -155,9 +155,9 @@ def _header_charset(content_type: str | None) -> str | None:
 
 def decode_html(body: bytes, content_type: str | None) -> str:
     """Decode a page: byte-order mark, HTTP charset, ``<meta>`` charset, UTF-8, then cp1252."""
-    for bom, codec in _BYTE_ORDER_MARKS:
+    for bom, bom_codec in _BYTE_ORDER_MARKS:
         if body.startswith(bom):
-            return body[len(bom) :].decode(codec, errors="replace")
+            return body[len(bom) :].decode(bom_codec, errors="replace")
     declared = _header_charset(content_type)
     if declared is None:
         match = _META_CHARSET.search(body[:2048])
@@ -371,8 +371,10 @@ def parse_sitemap(body: bytes, base_url: str) -> list[str]:
     try:
         parser.Parse(body, True)
     except expat.ExpatError as exc:
-        raise ValueError(f"malformed sitemap XML: {expat.ErrorString(exc.code)} at line "
-                         f"{exc.lineno} column {exc.offset}") from exc
+        raise ValueError(
+            f"malformed sitemap XML: {expat.ErrorString(exc.code)} at line "
+            f"{exc.lineno} column {exc.offset}"
+        ) from exc
     if not root:
         raise ValueError("not a sitemap: empty document")
     resolved = (_absolute_http(location, base_url) for location in locations)
@@ -410,8 +412,7 @@ def _feed_item_links(item: dict[str, Any], base_url: str) -> Iterator[MediaLink]
             tags=_keywords(item.get("tags")),
             people=people,
             licence=clean_text(extension.get("licence")),
-            kind_hint=kind_from_mime(mime if isinstance(mime, str) else None)
-            or kind_from_url(url),
+            kind_hint=kind_from_mime(mime if isinstance(mime, str) else None) or kind_from_url(url),
             expects_audio=_has_audio(extension.get("has_audio")),
         )
 
@@ -427,7 +428,9 @@ def parse_json_feed(body: bytes, base_url: str) -> list[MediaLink]:
     except UnicodeDecodeError as exc:
         raise ValueError(f"feed is not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
     except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        raise ValueError(
+            f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
     if not isinstance(feed, dict):
         raise ValueError(f"feed must be a JSON object, not {type(feed).__name__}")
     items = feed.get("items")

@@ -7,6 +7,7 @@ connecting, and streams media straight into the raw store.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -25,6 +26,7 @@ from ops.ingest.netguard import NetworkPolicy, RefusedURL
 from ops.ingest.rawstore import RawStore, SizeCapExceeded
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})  # not 304: that is a cache hit
 MAX_REDIRECTS = 5
 MAX_PAGE_BYTES = 8 * 1024 * 1024
 
@@ -32,10 +34,11 @@ MAX_PAGE_BYTES = 8 * 1024 * 1024
 class FetchError(Exception):
     """A URL could not be fetched; ``reason`` is what the quarantine shows."""
 
-    def __init__(self, url: str, reason: str) -> None:
+    def __init__(self, url: str, reason: str, *, retryable: bool = False) -> None:
         super().__init__(f"{reason}: {url}")
         self.url = url
         self.reason = reason
+        self.retryable = retryable
 
 
 @dataclass(frozen=True)
@@ -188,9 +191,8 @@ class HttpFetcher:
             try:
                 return self._open_once(url, headers), attempt
             except FetchError as exc:
-                retryable = exc.reason.startswith(("timeout", "connection", "HTTP 5", "HTTP 429"))
-                if not retryable or attempt > self.retries:
-                    if retryable and attempt > 1:
+                if not exc.retryable or attempt > self.retries:
+                    if exc.retryable and attempt > 1:
                         raise FetchError(url, f"{exc.reason} after {attempt} attempts") from exc
                     raise
                 if self.on_retry:
@@ -211,12 +213,14 @@ class HttpFetcher:
                 request = self._client.build_request("GET", current, headers=headers)
                 response = self._client.send(request, stream=True)
             except httpx.TimeoutException as exc:
-                raise FetchError(url, "timeout") from exc
+                raise FetchError(url, "timeout", retryable=True) from exc
             except httpx.TransportError as exc:
-                raise FetchError(url, f"connection error ({type(exc).__name__})") from exc
+                raise FetchError(
+                    url, f"connection error ({type(exc).__name__})", retryable=True
+                ) from exc
             finally:
                 slot.release()
-            if response.is_redirect:
+            if response.status_code in REDIRECT_STATUSES:
                 response.close()
                 location = response.headers.get("location")
                 if not location:
@@ -225,7 +229,8 @@ class HttpFetcher:
                 continue
             if response.status_code >= 400:
                 response.close()
-                raise FetchError(url, f"HTTP {response.status_code}")
+                status = response.status_code
+                raise FetchError(url, f"HTTP {status}", retryable=status in RETRY_STATUSES)
             return response
         raise FetchError(url, f"more than {MAX_REDIRECTS} redirects")
 
@@ -234,7 +239,7 @@ class HttpFetcher:
         cached = self.page_cache.get(url) if self.page_cache else None
         headers = _validators(cached.get("etag"), cached.get("last_modified")) if cached else {}
         response, _ = self._open(url, headers)
-        with response:
+        with contextlib.closing(response):
             if response.status_code == 304 and cached:
                 self._count(0)
                 return Page(
@@ -269,7 +274,7 @@ class HttpFetcher:
     ) -> Download:
         """Stream a media file into the raw store, or learn it is unchanged (304)."""
         response, attempts = self._open(url, _validators(etag, last_modified))
-        with response:
+        with contextlib.closing(response):
             headers = response.headers
             if response.status_code == 304:
                 self._count(0)

@@ -29,9 +29,9 @@ class RobotsGate:
                 parser.parse(page.body.decode("utf-8", errors="replace").splitlines())
             except FetchError as exc:
                 if exc.reason.startswith("HTTP 4"):
-                    parser.allow_all = True
+                    parser.allow_all = True  # type: ignore[attr-defined]
                 else:  # unreachable robots.txt: be conservative, as search engines are
-                    parser.disallow_all = True
+                    parser.disallow_all = True  # type: ignore[attr-defined]
             delay = parser.crawl_delay(self.user_agent)
             if delay:
                 self.fetcher.limiter.slow_down(float(delay))

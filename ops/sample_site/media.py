@@ -69,7 +69,8 @@ def _rng(seed: int, index: int, purpose: str) -> np.random.Generator:
 
 def _gradient(width: int, height: int, start: RGB, end: RGB, angle: float) -> np.ndarray:
     """An RGB image blending ``start`` into ``end`` along ``angle`` (radians)."""
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    xs = np.arange(width, dtype=np.float32)[None, :]
+    ys = np.arange(height, dtype=np.float32)[:, None]
     ramp = xs * np.cos(angle) + ys * np.sin(angle)
     ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1.0)
     blend = np.asarray(start, np.float32) * (1 - ramp[..., None])
@@ -98,24 +99,26 @@ def _mux(
             video = container.add_stream("libx264", rate=fps)
             video.width, video.height = size
             video.pix_fmt = "yuv420p"
-            video.options = {"preset": "veryfast", "crf": "30"}
+            video.options = {"preset": "veryfast", "crf": "30", "threads": "1"}  # deterministic
         sound = None
         if audio is not None:
-            sound = container.add_stream("aac", rate=AUDIO_SAMPLE_RATE)
+            # The default "twoloop" coder is most of the cost of a short track; quality is moot.
+            sound = container.add_stream(
+                "aac", rate=AUDIO_SAMPLE_RATE, options={"aac_coder": "fast", "b": "64k"}
+            )
             sound.layout = "mono"
         if video is not None:
-            for frame in frames:
-                for packet in video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                    container.mux(packet)
+            for picture in frames:
+                container.mux(video.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
             container.mux(video.encode())
         if sound is not None and audio is not None:
             chunk = 1024
             for start in range(0, len(audio), chunk):
                 samples = audio[start : start + chunk].astype(np.float32).reshape(1, -1)
-                frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
-                frame.sample_rate = AUDIO_SAMPLE_RATE
-                frame.pts = start
-                container.mux(sound.encode(frame))
+                block = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+                block.sample_rate = AUDIO_SAMPLE_RATE
+                block.pts = start
+                container.mux(sound.encode(block))
             container.mux(sound.encode())
     return buffer.getvalue()
 
@@ -137,7 +140,7 @@ def make_video(
     radius = int(rng.integers(min(size) // 8, min(size) // 4))
     position = rng.uniform([radius, radius], [width - radius, height - radius])
     velocity = rng.uniform(-1, 1, size=2) * np.array([width, height]) / fps
-    ys, xs = np.mgrid[0:height, 0:width]
+    xs, ys = np.arange(width)[None, :], np.arange(height)[:, None]
     frame_count = max(1, round(seconds * fps))
     frames, x_track = [], []
     for _ in range(frame_count):
@@ -153,7 +156,7 @@ def make_video(
     audio = None
     if with_audio:
         samples_per_frame = AUDIO_SAMPLE_RATE / fps
-        sample_frame = (np.arange(round(frame_count * samples_per_frame)) // samples_per_frame)
+        sample_frame = np.arange(round(frame_count * samples_per_frame)) // samples_per_frame
         pitch = 220.0 + 660.0 * np.asarray(x_track)[sample_frame.astype(int)]
         audio = 0.3 * np.sin(2 * np.pi * np.cumsum(pitch) / AUDIO_SAMPLE_RATE)
     return _mux("mp4", frames, size=size, fps=fps, audio=audio)
@@ -251,7 +254,7 @@ def truncated_copy(data: bytes, fraction: float = 0.4) -> bytes:
 
 
 def padded_mp4(data: bytes, total_bytes: int) -> bytes:
-    """An MP4 grown to ``total_bytes`` with a trailing ``free`` box: still a valid file, just big."""
+    """An MP4 grown to ``total_bytes`` by a trailing ``free`` box: still valid, just too big."""
     padding = total_bytes - len(data)
     if padding < 8:
         raise ValueError(f"cannot pad {len(data)} bytes to {total_bytes}: too close or smaller")
@@ -259,7 +262,12 @@ def padded_mp4(data: bytes, total_bytes: int) -> bytes:
 
 
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+    return (
+        struct.pack(">I", len(payload))
+        + kind
+        + payload
+        + struct.pack(">I", zlib.crc32(kind + payload))
+    )
 
 
 def png_bomb(width: int = BOMB_SIDE, height: int = BOMB_SIDE) -> bytes:

@@ -18,8 +18,9 @@ DAG_FILES = sorted(p for p in DAGS_FOLDER.glob("*.py") if not p.name.startswith(
 
 def _python(code: str, settings: Settings) -> str:
     env = {**airflow_environment(settings), "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout.strip().splitlines()[-1]
 

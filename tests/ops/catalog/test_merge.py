@@ -2,17 +2,25 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ops.catalog.merge import merge_rows
-from ops.catalog.store import empty_frame
 from ops.catalog.schema import ITEM_SCHEMA
+from ops.catalog.store import empty_frame
 from ops.ingest.pipeline import StagedSource
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def row(item_id: str, sha: str | None, status: str = "new", **extra: Any) -> dict[str, Any]:
-    return {"item_id": item_id, "source": "web", "url": f"http://h/{item_id}", "sha256": sha,
-            "bytes": 10, "title": f"title {item_id}", "tags": ["a"], "fetch_status": status,
-            **extra}
+    return {
+        "item_id": item_id,
+        "source": "web",
+        "url": f"http://h/{item_id}",
+        "sha256": sha,
+        "bytes": 10,
+        "title": f"title {item_id}",
+        "tags": ["a"],
+        "fetch_status": status,
+        **extra,
+    }
 
 
 def staged(rows: list[dict[str, Any]], complete: bool = True) -> tuple[StagedSource, list]:
@@ -22,14 +30,16 @@ def staged(rows: list[dict[str, Any]], complete: bool = True) -> tuple[StagedSou
 
 def test_lifecycle_new_unchanged_changed_vanished_reappeared() -> None:
     sha_a, sha_b, sha_a2 = "a" * 64, "b" * 64, "c" * 64
-    first, _, stats = merge_rows(empty_frame(ITEM_SCHEMA),
-                                 [staged([row("A", sha_a), row("B", sha_b)])], T0)
+    first, _, stats = merge_rows(
+        empty_frame(ITEM_SCHEMA), [staged([row("A", sha_a), row("B", sha_b)])], T0
+    )
     assert sorted(stats.new) == ["A", "B"]
     assert set(first["version"]) == {1}
 
     t1 = T0 + timedelta(hours=1)
-    second, _, stats = merge_rows(first, [staged([row("A", None, "not_modified"),
-                                                  row("B", sha_b)])], t1)
+    second, _, stats = merge_rows(
+        first, [staged([row("A", None, "not_modified"), row("B", sha_b)])], t1
+    )
     assert stats.unchanged == 2 and not stats.new and not stats.changed
     assert (second["first_seen"] == T0).all() and (second["last_seen"] == t1).all()
 
@@ -40,8 +50,9 @@ def test_lifecycle_new_unchanged_changed_vanished_reappeared() -> None:
     assert stats.vanished == ["B"] and by_id.loc["B", "status"] == "vanished"
     assert len(third) == 2  # vanished items are kept
 
-    fourth, _, stats = merge_rows(third, [staged([row("A", None, "not_modified"),
-                                                  row("B", sha_b)])], t1)
+    fourth, _, stats = merge_rows(
+        third, [staged([row("A", None, "not_modified"), row("B", sha_b)])], t1
+    )
     assert stats.reappeared == ["B"]
     assert fourth.set_index("item_id").loc["B", "status"] == "ok"
 
@@ -56,7 +67,8 @@ def test_same_content_under_two_urls_is_a_duplicate() -> None:
     catalog, duplicates, stats = merge_rows(
         empty_frame(ITEM_SCHEMA), [staged([row("A", "a" * 64), row("B", "a" * 64)])], T0
     )
-    assert catalog["item_id"].tolist() == ["A"]
+    status = catalog.set_index("item_id")["status"].to_dict()
+    assert status == {"A": "ok", "B": "quarantined"}
     assert stats.duplicates == 1
     assert duplicates[0]["url"] == "http://h/B"
     assert "duplicate of item A" in duplicates[0]["reason"]
