@@ -7,7 +7,7 @@ first frames and a frame near the end so that a truncated file is caught.
 
 from __future__ import annotations
 
-import warnings
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from PIL import Image, UnidentifiedImageError
 
 _FRAMES_TO_DECODE = 3
 _TAIL_FRACTION = 0.9
+_PILLOW_GUARD_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -44,58 +45,74 @@ class ProbeResult:
 
 
 def probe_file(path: Path, *, max_pixels: int) -> ProbeResult:
-    """Probe an image first (cheap header read), then fall back to PyAV."""
+    """Probe an image first (cheap header read), then fall back to PyAV.
+
+    ``error`` says why a file cannot be used; the validation suite turns it into
+    a ``not decodable: <error>`` quarantine reason.
+    """
     image = _probe_image(path, max_pixels)
     if image is not None:
         return image
     return _probe_av(path)
 
 
+def _open_header(path: Path) -> Image.Image:
+    """Open without Pillow's own size guard: we apply our cap before decoding anything."""
+    with _PILLOW_GUARD_LOCK:
+        previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            return Image.open(path)
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous
+
+
 def _probe_image(path: Path, max_pixels: int) -> ProbeResult | None:
-    """Return a result for anything Pillow recognises as an image, else None."""
-    previous_cap = Image.MAX_IMAGE_PIXELS
+    """Return a result for anything Pillow recognises as an image, else None.
+
+    Opening reads only the header, so the pixel count is checked before any decoding.
+    """
     try:
-        Image.MAX_IMAGE_PIXELS = max_pixels
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            try:
-                with Image.open(path) as img:
-                    fmt = img.format or ""
-                    width, height = img.size
-                    mime = Image.MIME.get(fmt)
-                    try:
-                        img.load()
-                    except (OSError, SyntaxError, ValueError) as exc:
-                        return ProbeResult(
-                            kind="image",
-                            mime=mime,
-                            width=width,
-                            height=height,
-                            error=f"not decodable: {exc}",
-                        )
-                    return ProbeResult(kind="image", mime=mime, width=width, height=height)
-            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-                return ProbeResult(kind="image", error=f"refused over the pixel cap: {exc}")
-            except UnidentifiedImageError:
-                return None
-            except (OSError, SyntaxError, ValueError) as exc:
-                return ProbeResult(kind="image", error=f"not decodable: {exc}")
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous_cap
+        img = _open_header(path)
+    except UnidentifiedImageError:
+        return None
+    except (OSError, SyntaxError, ValueError) as exc:
+        return ProbeResult(kind="image", error=f"unreadable image header: {exc}")
+    with img:
+        width, height = img.size
+        mime = Image.MIME.get(img.format or "")
+        if width * height > max_pixels:
+            return ProbeResult(
+                kind="image",
+                mime=mime,
+                width=width,
+                height=height,
+                error=f"{width}x{height} is over the pixel cap of "
+                f"{max_pixels:,} (decompression bomb?)",
+            )
+        try:
+            img.load()
+        except (OSError, SyntaxError, ValueError) as exc:
+            return ProbeResult(kind="image", mime=mime, width=width, height=height, error=str(exc))
+    return ProbeResult(kind="image", mime=mime, width=width, height=height)
+
+
+def _ffmpeg_message(exc: Exception) -> str:
+    """FFmpeg's own words, without the file path it appends."""
+    return getattr(exc, "strerror", None) or str(exc)
 
 
 def _probe_av(path: Path) -> ProbeResult:
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        return ProbeResult(error=f"not decodable: {exc}")
+        return ProbeResult(error=_ffmpeg_message(exc))
     with container:
         video = next((s for s in container.streams.video if not _is_cover_art(s)), None)
         audio = next(iter(container.streams.audio), None)
         if video is None and audio is None:
-            return ProbeResult(error="not decodable: no audio or video stream")
+            return ProbeResult(error="no audio or video stream")
         if any(s.codec_context is None for s in (video, audio) if s is not None):
-            return ProbeResult(error="not decodable: a stream has no codec parameters")
+            return ProbeResult(error="a stream has no codec parameters")
         duration = container.duration / av.time_base if container.duration else None
         fields: dict[str, Any] = {"duration_s": duration, "kind": "video" if video else "audio"}
         if video is not None:
@@ -116,9 +133,9 @@ def _probe_av(path: Path) -> ProbeResult:
         try:
             frames = _decode_head_and_tail(container, stream, duration)
         except (av.error.FFmpegError, ValueError, IndexError) as exc:
-            return ProbeResult(**fields, frames_decoded=0, error=f"not decodable: {exc}")
+            return ProbeResult(**fields, frames_decoded=0, error=_ffmpeg_message(exc))
         if frames == 0:
-            return ProbeResult(**fields, frames_decoded=0, error="not decodable: no frame decoded")
+            return ProbeResult(**fields, frames_decoded=0, error="no frame decoded")
         return ProbeResult(**fields, frames_decoded=frames if video is not None else None)
 
 
