@@ -59,7 +59,7 @@ def catalog_ingest() -> None:
                 "revision": result["revision"],
                 "items": result["items"],
             }
-        return result
+        return {k: result[k] for k in ("changed", "revision", "commit", "items")}
 
     staged = ingest.expand(source=list_sources())
     version(validate(merge(staged)))

@@ -216,6 +216,23 @@ def up() -> None:
 
 
 @app.command()
+def trigger(dag_id: str, conf: str = "{}", wait: bool = False) -> None:
+    """Trigger a DAG on the running stack (``make up``) through Airflow's REST API."""
+    import time
+
+    from ops.stack import AirflowApi
+
+    api = AirflowApi(get_settings())
+    api.wait_for_dag(dag_id)
+    run = api.trigger(dag_id, json.loads(conf))
+    console.print(f"triggered {dag_id}: run {run['dag_run_id']} ({run['state']})")
+    while wait and (state := api.run_state(dag_id, run["dag_run_id"])) not in ("success", "failed"):
+        time.sleep(5)
+    if wait:
+        console.print(f"run {run['dag_run_id']}: {state}")
+
+
+@app.command()
 def down() -> None:
     """Stop what ``up`` started."""
     from ops.stack import down as stop

@@ -6,6 +6,7 @@ data root, so ``down`` stops exactly what ``up`` started and nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -75,12 +76,17 @@ def services(settings: Settings) -> list[Service]:
     ]
 
 
-def _alive(pid: int) -> bool:
+def _group_alive(pgid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     return True
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)
 
 
 def _pid(settings: Settings, name: str) -> int | None:
@@ -88,7 +94,7 @@ def _pid(settings: Settings, name: str) -> int | None:
     if not path.is_file():
         return None
     pid = int(path.read_text())
-    return pid if _alive(pid) else None
+    return pid if _group_alive(pid) else None
 
 
 def up(settings: Settings, timeout_s: float = 180.0) -> dict[str, str]:
@@ -135,12 +141,50 @@ def down(settings: Settings) -> list[str]:
         (_run_dir(settings) / f"{service.name}.pid").unlink(missing_ok=True)
         if pid is None:
             continue
-        os.killpg(pid, signal.SIGTERM)
-        for _ in range(50):
-            if not _alive(pid):
-                break
+        _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while _group_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        else:
-            os.killpg(pid, signal.SIGKILL)
+        _signal_group(pid, signal.SIGKILL)
         stopped.append(service.name)
     return stopped
+
+
+class AirflowApi:
+    """A small client of Airflow's REST API (v2) on the local stack, for triggering DAGs."""
+
+    def __init__(
+        self, settings: Settings, base_url: str = f"http://127.0.0.1:{AIRFLOW_PORT}"
+    ) -> None:
+        self.base_url = base_url
+        self._client = httpx.Client(base_url=base_url, timeout=30)
+        token = self._client.post(
+            "/auth/token", json={"username": ADMIN_USER, "password": admin_password(settings)}
+        )
+        token.raise_for_status()
+        self._client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+
+    def wait_for_dag(self, dag_id: str, timeout_s: float = 180.0) -> dict:
+        """Wait until the DAG processor has parsed ``dag_id``."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            response = self._client.get(f"/api/v2/dags/{dag_id}")
+            if response.status_code == 200:
+                return dict(response.json())
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"DAG {dag_id} not visible in Airflow after {timeout_s:.0f}s")
+            time.sleep(3)
+
+    def trigger(self, dag_id: str, conf: dict | None = None) -> dict:
+        """Unpause the DAG and create a run; return the run as Airflow describes it."""
+        self._client.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
+        response = self._client.post(
+            f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}}
+        )
+        response.raise_for_status()
+        return dict(response.json())
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        response = self._client.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+        response.raise_for_status()
+        return str(response.json()["state"])

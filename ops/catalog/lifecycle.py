@@ -87,9 +87,10 @@ def version_catalog(
         "revision": latest.tag if latest else None,
         "commit": latest.commit if latest else None,
         "items": len(catalog),
+        "summary": summary or {},
     }
     with atomic_open(settings.reports_dir / "ingest" / "latest.json") as handle:
-        json.dump(result | {"summary": summary or {}}, handle, indent=2, default=str)
+        json.dump(result, handle, indent=2, default=str)
     return result
 
 

@@ -1,0 +1,24 @@
+"""``make bench``: every benchmark in one go; results land in ``benchmarks/results/``."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHMARKS = ("benchmarks.ingest", "benchmarks.shots")
+
+
+def main() -> None:
+    for name in BENCHMARKS:
+        print(f"== {name}", flush=True)
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            print(f"skipped: {exc}")
+            continue
+        sys.argv = [name]
+        module.main()
+
+
+if __name__ == "__main__":
+    main()
