@@ -1,0 +1,1 @@
+"""Media decoding and the per-video features built on it (shots, keyframes)."""
