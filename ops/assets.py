@@ -6,3 +6,5 @@ Imported by DAG files only; ``airflow.sdk`` is the one dependency.
 from airflow.sdk import Asset
 
 CATALOG = Asset(name="catalog", uri="cinescope://datasets/catalog")
+SCENE_LABELS = Asset(name="labels/scene", uri="cinescope://datasets/labels/scene")
+SCENE_CHAMPION = Asset(name="models/scene@champion", uri="cinescope://models/scene/champion")

@@ -28,7 +28,11 @@ site_app = typer.Typer(help="The generated sample catalog site.", no_args_is_hel
 dag_app = typer.Typer(help="Run cinescope's Airflow DAGs in-process.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(site_app, name="sample-site")
+scene_app = typer.Typer(
+    help="The scene-type detector: labels, features, training.", no_args_is_help=True
+)
 app.add_typer(dag_app, name="dag")
+app.add_typer(scene_app, name="scene")
 
 
 def _progress() -> Progress:
@@ -175,6 +179,52 @@ def site_serve(root: Path, port: int | None = None) -> None:
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass
+
+
+@scene_app.command("demo-data")
+def scene_demo_data(titles: int = 24) -> None:
+    """Generate annotated clips (label depends on picture and sound) as the labelled dataset."""
+    from ops.scene.pipeline import generate_demo_labels
+
+    console.print(f"labelled dataset: {generate_demo_labels(titles=titles)}")
+
+
+@scene_app.command("labels")
+def scene_labels() -> None:
+    """Check the annotation file with Great Expectations and version it (labels/scene/vN)."""
+    from ops.scene.pipeline import labels_step
+
+    result = labels_step()
+    for row in result["refused_rows"]:
+        console.print(f"[yellow]refused[/] {row}")
+    console.print(f"{result['valid_rows']} valid annotations; revision {result['dataset_rev']}")
+
+
+@scene_app.command("features")
+def scene_features() -> None:
+    """Extract cached 1-s segment features and split by title."""
+    from ops.scene.pipeline import features_step
+
+    console.print(json.dumps(features_step(), indent=2))
+
+
+@scene_app.command("train")
+def scene_train() -> None:
+    """Train the scene model (and the ablation), log it to MLflow, register a version."""
+    from ops.scene.pipeline import train_step
+
+    record = train_step()
+    console.print(stats_table("validation", record["metrics"]))
+    console.print(f"registered scene version {record['version']} (run {record['run_id']})")
+
+
+@scene_app.command("evaluate")
+def scene_evaluate() -> None:
+    """Champion/challenger gate: promote the new version if it beats the champion."""
+    from ops.scene.pipeline import evaluate_step
+
+    gate = evaluate_step()["gate"]
+    console.print(("promoted: " if gate["promoted"] else "kept the champion: ") + gate["reason"])
 
 
 @dag_app.command("test")

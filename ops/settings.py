@@ -42,6 +42,13 @@ class Settings(BaseSettings):
 
     sample_site_port: int = Field(default=8765, gt=0, lt=65536, description="port of the demo site")
 
+    scene_params_file: Path = Field(
+        default=REPO_ROOT / "params.yaml", description="training parameters (DVC params file)"
+    )
+    scene_labels_dir: Path | None = Field(
+        default=None, description="labelled scene dataset folder; default: home/datasets/scene"
+    )
+
     gpu_pool_slots: int = Field(default=1, ge=1)
     mlflow_tracking_uri: str | None = Field(default=None, description="default: SQLite under home")
     dvc_remote: str | None = Field(default=None, description="default: a folder under home")

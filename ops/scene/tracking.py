@@ -1,0 +1,453 @@
+"""The scene model's MLflow life: one run per training, the registry, the champion gate.
+
+A run records what a reviewer needs to trust or reproduce a model: the params, the
+DVC revision of the labelled data (``dataset_rev``), the git commit of the code,
+per-epoch curves, the final validation numbers with the modality ablation, the
+evaluation plots, and the model itself with its input signature, registered as
+``scene``. Promotion only moves the alias ``champion`` (stages are not used), and only
+when the challenger beats the champion on the same dataset revision.
+
+The model is logged with the pytorch flavor in pickle format, so ``mlflow.pytorch``
+gives back a ``SceneClassifier``. Its pyfunc form cannot serve it: that wrapper feeds a
+model one tensor, and this one takes two (frames and audio). Load it with
+``load_scene_model`` / ``load_champion``, which rebuild the classifier from the config
+stored in the model's metadata and the logged weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from models.scene import SceneClassifier
+from ops.scene.evaluate import evaluate, plot_confusion, plot_pr_curve
+from ops.scene.params import TrainParams
+from ops.scene.train import SceneTrainingResult, select_device
+from ops.settings import REPO_ROOT, get_settings
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities import Run
+    from mlflow.models import ModelSignature
+
+    from ops.scene.prepare import PreparedDataset
+
+logger = logging.getLogger(__name__)
+
+REGISTERED_MODEL = "scene"
+CHAMPION_ALIAS = "champion"
+MODEL_ARTIFACT = "model"
+CONFIG_METADATA_KEY = "scene_config"
+UNVERSIONED = "unversioned"
+UNKNOWN_COMMIT = "unknown"
+
+
+@dataclass(frozen=True)
+class LoggedRun:
+    """Where a training run went: its MLflow run and the registered model version."""
+
+    run_id: str
+    model_uri: str
+    version: str
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """The champion/challenger verdict, with both scores on the same dataset revision."""
+
+    promoted: bool
+    reason: str
+    challenger: float
+    champion: float | None
+
+
+def git_commit(repo: Path = REPO_ROOT) -> str:
+    """The code's commit (``git rev-parse HEAD``), or ``unknown`` outside a git checkout."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return UNKNOWN_COMMIT
+    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else UNKNOWN_COMMIT
+
+
+def default_artifact_location(tracking_uri: str) -> str | None:
+    """For a SQLite store, an ``artifacts`` folder beside the database; servers choose their own.
+
+    Without it MLflow would put artifacts in ``./mlartifacts`` under whatever the
+    current directory happens to be.
+    """
+    prefix = "sqlite:///"
+    if not tracking_uri.startswith(prefix):
+        return None
+    return (Path(tracking_uri.removeprefix(prefix)).parent / "artifacts").resolve().as_uri()
+
+
+@contextmanager
+def _tracking_uri(uri: str) -> Iterator[None]:
+    """Point MLflow's fluent API (which ``log_model`` needs) at ``uri``, then back.
+
+    MLflow's own helper restores the previous state exactly, "unset" included; the public
+    ``get_tracking_uri`` would return a resolved default and pin it (and create its store).
+    """
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    with _use_tracking_uri(uri):
+        yield
+
+
+class _DropServingInputCheck(logging.Filter):
+    """Drop MLflow's serving-example check warning, which a two-input model always fails.
+
+    ``log_model`` tries the example through the pytorch pyfunc wrapper, which passes one
+    tensor; the module docstring says why that form is not how this model is used.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to validate serving input example")
+
+
+def _experiment_id(client: MlflowClient, name: str, artifact_location: str | None) -> str:
+    from mlflow.exceptions import MlflowException
+
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    try:
+        return client.create_experiment(name, artifact_location=artifact_location)
+    except MlflowException:
+        # Another task created it between our look-up and our create.
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return str(experiment.experiment_id)
+
+
+def model_signature(model: SceneClassifier) -> ModelSignature:
+    """Two named float32 tensors in (batch first, any batch size), logits ``(B, L)`` out."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import Schema, TensorSpec
+
+    float32 = np.dtype(np.float32)
+    frames, audio = model.contract.frames, model.contract.audio
+    return ModelSignature(
+        inputs=Schema(
+            [
+                TensorSpec(float32, (-1, *frames.shape(1)[1:]), "frames"),
+                TensorSpec(float32, (-1, *audio.shape(1)[1:]), "audio"),
+            ]
+        ),
+        outputs=Schema([TensorSpec(float32, (-1, len(model.labels)), "logits")]),
+    )
+
+
+def _pip_requirements() -> list[str]:
+    """Pinned here so MLflow does not spend seconds inferring them by importing the model."""
+    import mlflow
+    import torch
+
+    return [f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}", "numpy"]
+
+
+def _run_params(params: TrainParams, prepared: PreparedDataset) -> dict[str, Any]:
+    values: dict[str, Any] = params.model_dump()
+    values["labels"] = ",".join(params.labels)
+    splits = prepared.segments["split"].value_counts()
+    values |= {
+        "data.train_segments": int(splits.get("train", 0)),
+        "data.val_segments": int(splits.get("val", 0)),
+        "data.items": int(prepared.segments["item_id"].nunique()),
+    }
+    return values
+
+
+_ABLATION_COLUMNS = ("val_f1", "val_pr_auc", "val_scene_f1")
+
+
+def ablation_markdown(rows: list[dict[str, Any]]) -> str:
+    """The ablation as a Markdown table, for the run page and the report."""
+    lines = [
+        "| variant | frames | audio | val F1 | val PR-AUC | val scene F1 | best epoch |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        cells = [
+            row["variant"],
+            "yes" if row["frames"] else "no",
+            "yes" if row["audio"] else "no",
+            *(f"{row[key]:.4f}" if key in row else "-" for key in _ABLATION_COLUMNS),
+            str(row["best_epoch"]),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def log_scene_run(
+    result: SceneTrainingResult,
+    params: TrainParams,
+    prepared: PreparedDataset,
+    *,
+    dataset_rev: str | None,
+    tracking_uri: str,
+    experiment: str = "scene",
+    registered_model_name: str = REGISTERED_MODEL,
+    artifact_location: str | None = None,
+) -> LoggedRun:
+    """Log one training run, register its model, and return the new model version.
+
+    ``dataset_rev`` is the DVC tag of the labelled data (default: the one the prepared
+    dataset recorded, else ``unversioned``); ``artifact_location`` only matters when the
+    experiment is created here.
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    experiment_id = _experiment_id(
+        client, experiment, artifact_location or default_artifact_location(tracking_uri)
+    )
+    rev, commit = dataset_rev or prepared.dataset_rev or UNVERSIONED, git_commit()
+    with (
+        _tracking_uri(tracking_uri),
+        mlflow.start_run(
+            experiment_id=experiment_id,
+            run_name=f"{result.main.name}-{rev}",
+            tags={"dataset_rev": rev, "git_commit": commit, "variant": result.main.name},
+        ) as run,
+    ):
+        _log_training(result, params, prepared)
+        version = _log_model(SceneClassifier.load(result.model_path), registered_model_name)
+    for key, value in (("dataset_rev", rev), ("git_commit", commit)):
+        client.set_model_version_tag(registered_model_name, version, key, value)
+    logger.info(
+        "logged run %s, registered %s version %s", run.info.run_id, registered_model_name, version
+    )
+    return LoggedRun(
+        run_id=run.info.run_id,
+        model_uri=f"models:/{registered_model_name}/{version}",
+        version=version,
+    )
+
+
+def _log_training(
+    result: SceneTrainingResult, params: TrainParams, prepared: PreparedDataset
+) -> None:
+    """Params, per-epoch curves, final metrics, the ablation, the report and its plots."""
+    import mlflow
+
+    mlflow.log_params(_run_params(params, prepared))
+    outcome = result.main.outcome
+    for record in outcome.history:
+        mlflow.log_metrics(
+            {f"epoch/{key}": record[key] for key in ("train_loss", "val_loss", "val_f1")},
+            step=int(record["epoch"]),
+        )
+    ablation = result.ablation_table()
+    epoch_seconds = [record["epoch_s"] for record in outcome.history]
+    mlflow.log_metrics(
+        result.report.metrics(prefix="val_")
+        | {f"ablation_{row['variant']}_f1": row["val_f1"] for row in ablation}
+        | {
+            "best_epoch": float(outcome.best_epoch),
+            "train_seconds": outcome.seconds,
+            "epoch_seconds": float(np.mean(epoch_seconds)) if epoch_seconds else 0.0,
+        }
+    )
+    mlflow.log_dict({"variants": ablation}, "ablation.json")
+    mlflow.log_text(ablation_markdown(ablation), "ablation.md")
+    mlflow.log_dict(result.report.to_dict(), "eval/val_report.json")
+    with tempfile.TemporaryDirectory(prefix="scene-plots-") as scratch:
+        plots = Path(scratch)
+        mlflow.log_artifact(str(plot_confusion(result.report, plots / "confusion.png")), "plots")
+        mlflow.log_artifact(str(plot_pr_curve(result.report, plots / "pr_curve.png")), "plots")
+
+
+def _log_model(model: SceneClassifier, registered_model_name: str) -> str:
+    """Log the model in the active run and register it; returns the new version."""
+    import mlflow.pytorch
+
+    from models.contracts import SceneInput
+
+    frames, audio = SceneInput(model.contract.frames, model.contract.audio).example(batch=1)
+    serving_check = _DropServingInputCheck()
+    model_logger = logging.getLogger("mlflow.models.model")
+    model_logger.addFilter(serving_check)
+    try:
+        info = mlflow.pytorch.log_model(
+            model,
+            name=MODEL_ARTIFACT,
+            signature=model_signature(model),
+            input_example={"frames": frames.numpy(), "audio": audio.numpy()},
+            pip_requirements=_pip_requirements(),
+            metadata={CONFIG_METADATA_KEY: model.config()},
+            registered_model_name=registered_model_name,
+            serialization_format="pickle",
+        )
+    finally:
+        model_logger.removeFilter(serving_check)
+    return str(info.registered_model_version)
+
+
+def load_scene_model(model_uri: str, tracking_uri: str) -> SceneClassifier:
+    """Fetch a logged scene model (``models:/scene/3``, ``models:/scene@champion``), in eval mode.
+
+    The classifier is rebuilt from the config in the model's metadata and given the
+    logged weights, so it comes back with its labels and input contracts.
+    """
+    import mlflow.artifacts
+    import mlflow.pytorch
+    from mlflow.models import Model
+
+    # ``download_artifacts(tracking_uri=...)`` does not reach the registry look-up of a
+    # ``models:/`` URI, which reads the global URI: point that at the store for the call.
+    with (
+        _tracking_uri(tracking_uri),
+        tempfile.TemporaryDirectory(prefix="scene-model-") as scratch,
+    ):
+        local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=scratch)
+        metadata = Model.load(local).metadata or {}
+        if CONFIG_METADATA_KEY not in metadata:
+            raise ValueError(
+                f"{model_uri} is not a scene model: its MLmodel metadata has no "
+                f"{CONFIG_METADATA_KEY!r} (keys: {sorted(metadata)})"
+            )
+        logged = mlflow.pytorch.load_model(local, map_location="cpu")
+    model = SceneClassifier.from_config(metadata[CONFIG_METADATA_KEY])
+    model.load_state_dict(logged.state_dict())
+    return model.eval()
+
+
+def load_champion(name: str = REGISTERED_MODEL, tracking_uri: str | None = None) -> SceneClassifier:
+    """The current champion, ``models:/<name>@champion`` (settings' tracking URI by default)."""
+    return load_scene_model(
+        f"models:/{name}@{CHAMPION_ALIAS}", tracking_uri or get_settings().tracking_uri
+    )
+
+
+def champion_evaluator(
+    prepared: PreparedDataset, params: TrainParams, tracking_uri: str
+) -> Callable[[str], float]:
+    """``evaluate_champion`` for the gate: a model URI's segment F1 on this dataset's val split."""
+
+    def val_f1(model_uri: str) -> float:
+        model = load_scene_model(model_uri, tracking_uri).to(select_device(params.device))
+        return evaluate(model, prepared, "val", params).micro.f1
+
+    return val_f1
+
+
+def promote_if_better(
+    client: MlflowClient,
+    *,
+    version: str | int,
+    dataset_rev: str,
+    name: str = REGISTERED_MODEL,
+    metric: str = "val_f1",
+    evaluate_champion: Callable[[str], float] | None = None,
+) -> GateDecision:
+    """Move ``champion`` to ``version`` if there is none yet or the challenger scores higher.
+
+    Both scores must come from ``dataset_rev``: the challenger's run must have been
+    evaluated on it, and a champion evaluated on another revision is re-scored with
+    ``evaluate_champion(model_uri)`` (without it the gate refuses, as the comparison would
+    not be fair). A tie keeps the champion. The decision is written to the challenger's
+    run (tags ``gate.decision``, ``gate.reason``, metric ``gate.champion_<metric>``) and
+    to its model version (tags), promoted or not.
+    """
+    version = str(version)
+    challenger_run = _version_run(client, name, version)
+    challenger_rev = challenger_run.data.tags.get("dataset_rev")
+    if challenger_rev != dataset_rev:
+        raise ValueError(
+            f"{name} version {version} was evaluated on dataset {challenger_rev!r}, "
+            f"not {dataset_rev!r}: gate it on its own revision"
+        )
+    if metric not in challenger_run.data.metrics:
+        raise ValueError(
+            f"run {challenger_run.info.run_id} of {name} version {version} has no metric "
+            f"{metric!r} (has {sorted(challenger_run.data.metrics)})"
+        )
+    challenger = challenger_run.data.metrics[metric]
+    aliases = client.get_registered_model(name).aliases
+    champion_version = str(aliases[CHAMPION_ALIAS]) if CHAMPION_ALIAS in aliases else None
+
+    champion: float | None = None
+    if champion_version is None:
+        promoted, reason = True, f"no {CHAMPION_ALIAS} yet: {metric} {challenger:.4f}"
+    elif champion_version == version:
+        promoted, reason, champion = False, f"version {version} is already the champion", challenger
+    else:
+        champion, source = _champion_score(
+            client, name, champion_version, metric, dataset_rev, evaluate_champion
+        )
+        if champion is None:
+            promoted, reason = False, source
+        elif challenger > champion:
+            promoted = True
+            reason = (
+                f"{metric} {challenger:.4f} beats champion version {champion_version}'s "
+                f"{champion:.4f} ({source})"
+            )
+        else:
+            promoted = False
+            reason = (
+                f"{metric} {challenger:.4f} does not beat champion version {champion_version}'s "
+                f"{champion:.4f} ({source})"
+            )
+
+    if promoted:
+        client.set_registered_model_alias(name, CHAMPION_ALIAS, version)
+    decision = "promoted" if promoted else "refused"
+    run_id = challenger_run.info.run_id
+    client.set_tag(run_id, "gate.decision", decision)
+    client.set_tag(run_id, "gate.reason", reason)
+    if champion is not None:
+        client.log_metric(run_id, f"gate.champion_{metric}", champion)
+    client.set_model_version_tag(name, version, "gate.decision", decision)
+    client.set_model_version_tag(name, version, "gate.reason", reason)
+    logger.info("gate for %s version %s: %s (%s)", name, version, decision, reason)
+    return GateDecision(promoted=promoted, reason=reason, challenger=challenger, champion=champion)
+
+
+def _version_run(client: MlflowClient, name: str, version: str) -> Run:
+    """The run that logged a model version: where its metrics and dataset tag live."""
+    run_id = client.get_model_version(name, version).run_id
+    if not run_id:
+        raise ValueError(f"{name} version {version} was not logged by a run: nothing to compare")
+    return client.get_run(run_id)
+
+
+def _champion_score(
+    client: MlflowClient,
+    name: str,
+    version: str,
+    metric: str,
+    dataset_rev: str,
+    evaluate_champion: Callable[[str], float] | None,
+) -> tuple[float | None, str]:
+    """The champion's ``metric`` on ``dataset_rev`` and its source, or why there is none."""
+    run = _version_run(client, name, version)
+    champion_rev = run.data.tags.get("dataset_rev")
+    if champion_rev == dataset_rev and metric in run.data.metrics:
+        return run.data.metrics[metric], f"both on {dataset_rev}"
+    if evaluate_champion is None:
+        return None, (
+            f"champion version {version} was evaluated on {champion_rev!r}, not {dataset_rev!r}, "
+            "and no evaluate_champion was given: no fair comparison, champion kept"
+        )
+    score = float(evaluate_champion(f"models:/{name}/{version}"))
+    return score, f"champion re-evaluated on {dataset_rev}, it was logged on {champion_rev!r}"

@@ -1,0 +1,53 @@
+"""scene_labels -> train_scene through Airflow (dag.test) on a small generated dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ops.airflow_env import run_dag
+from ops.scene.pipeline import generate_demo_labels, scene_dir
+from ops.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+SMALL = """scene:
+  labels: [kiss]
+  frames_per_segment: 1
+  image_size: 32
+  width_multiplier: 0.125
+  epochs: 2
+  batch_size: 16
+  ablation: false
+"""
+
+
+def test_labels_then_training_registers_and_promotes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow import MlflowClient
+
+    params = tmp_path / "params.yaml"
+    params.write_text(SMALL)
+    monkeypatch.setenv("CINESCOPE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CINESCOPE_SCENE_PARAMS_FILE", str(params))
+    settings = Settings()
+    generate_demo_labels(settings, titles=6)
+
+    run_dag("scene_labels", settings)
+    run_dag("train_scene", settings)
+
+    client = MlflowClient(settings.tracking_uri)
+    champion = client.get_model_version_by_alias("scene", "champion")
+    assert str(champion.version) == "1"
+    run = client.get_run(champion.run_id)
+    assert run.data.tags["dataset_rev"] == "labels/scene/v1"
+    assert "val_f1" in run.data.metrics
+    assert (scene_dir(settings) / "metrics.json").is_file()
+
+    # Same data, same seed: the challenger ties, so the gate keeps version 1.
+    run_dag("train_scene", settings)
+    assert str(client.get_model_version_by_alias("scene", "champion").version) == "1"
+    latest = client.get_run(client.get_model_version("scene", "2").run_id)
+    assert latest.data.tags["gate.decision"] == "refused"
