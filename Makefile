@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export CINESCOPE_HOME ?= $(CURDIR)/var
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: venv demo test lint bench up down clean
+.PHONY: venv demo test lint bench train up down clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ lint: venv
 	$(BIN)/ruff check ops models dags tests benchmarks
 	$(BIN)/ruff format --check ops models dags tests benchmarks
 	$(BIN)/mypy
+
+train: venv
+	$(BIN)/cinescope scene demo-data
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc repro
 
 bench: venv
 	$(PY) -m benchmarks.run_all
