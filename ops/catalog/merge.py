@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from ops.catalog.schema import ITEM_COLUMNS, QUARANTINE_SCHEMA
+from ops.catalog.schema import ITEM_COLUMNS, PROBE_COLUMNS, QUARANTINE_SCHEMA
 from ops.catalog.store import (
     read_catalog,
     read_frame,
@@ -29,23 +29,7 @@ from ops.ingest.pipeline import StagedSource
 from ops.settings import Settings, get_settings
 
 DUPLICATE_PREFIX = "duplicate of item"
-CONTENT_COLUMNS = (
-    "sha256",
-    "bytes",
-    "kind",
-    "mime",
-    "file_name",
-    "duration_s",
-    "fps",
-    "width",
-    "height",
-    "audio_sample_rate",
-    "audio_channels",
-    "video_codec",
-    "audio_codec",
-    "frames_decoded",
-    "probe_error",
-)
+CONTENT_COLUMNS = ("sha256", "bytes", "file_name", *PROBE_COLUMNS)
 METADATA_COLUMNS = (
     "url",
     "title",

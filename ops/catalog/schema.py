@@ -63,3 +63,19 @@ QUARANTINE_SCHEMA = pa.schema(
 )
 
 ITEM_COLUMNS = tuple(ITEM_SCHEMA.names)
+
+# What a probe of the file fills in (reused when the same content is seen again).
+PROBE_COLUMNS = (
+    "kind",
+    "mime",
+    "duration_s",
+    "fps",
+    "width",
+    "height",
+    "audio_sample_rate",
+    "audio_channels",
+    "video_codec",
+    "audio_codec",
+    "frames_decoded",
+    "probe_error",
+)

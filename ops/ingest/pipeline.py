@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from ops.atomic import atomic_open
-from ops.catalog.schema import QUARANTINE_SCHEMA
+from ops.catalog.schema import PROBE_COLUMNS, QUARANTINE_SCHEMA
 from ops.catalog.store import read_catalog, write_frame
 from ops.ingest.crawl import Refusal, SiteCrawler, canonical_url
 from ops.ingest.discover import MediaLink, kind_from_mime
@@ -266,21 +266,7 @@ class SourceIngester:
     ) -> dict[str, Any]:
         """Content seen before needs no new probe: reuse the catalog's media columns."""
         if sha256 and before.get("sha256") == sha256:
-            keep = (
-                "kind",
-                "mime",
-                "duration_s",
-                "fps",
-                "width",
-                "height",
-                "audio_sample_rate",
-                "audio_channels",
-                "video_codec",
-                "audio_codec",
-                "frames_decoded",
-                "probe_error",
-            )
-            return {name: before.get(name) for name in keep}
+            return {name: before.get(name) for name in PROBE_COLUMNS}
         assert sha256 is not None
         return _probe_columns(
             self.store.path_for(sha256), self.settings, kind_hint, mime, file_name

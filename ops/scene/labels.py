@@ -26,6 +26,7 @@ from ops.datasets.registry import DataRegistry, DatasetVersion
 from ops.settings import Settings
 from ops.validation.catalog_suite import _quiet_great_expectations
 from ops.validation.report import check_name, exception_messages
+from ops.validation.runner import run_suite
 
 if TYPE_CHECKING:
     import great_expectations as gx
@@ -66,7 +67,7 @@ def read_annotations(
     rows = _parse(path)
     checked = _with_derived_columns(rows, durations or {})
     with _quiet_great_expectations():
-        result = _validate(checked, build_annotation_suite(known_labels))
+        result = run_suite(checked, build_annotation_suite(known_labels), index_column=LINE)
     reasons = _reasons_by_line(checked, result)
     refused_mask = checked[LINE].isin(list(reasons))
     valid = checked.loc[~refused_mask, list(COLUMNS)].reset_index(drop=True)
@@ -317,40 +318,6 @@ def _overlaps(checked: pd.DataFrame) -> list[float]:
 
 
 # -- validation -----------------------------------------------------------------------------
-
-
-def _validate(frame: pd.DataFrame, suite: gx.ExpectationSuite) -> dict[str, Any]:
-    """Run the suite in a throwaway in-memory GX context, every failing row named by line."""
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import (
-        DataContextConfig,
-        InMemoryStoreBackendDefaults,
-        ProgressBarsConfig,
-    )
-
-    context = gx.get_context(
-        mode="ephemeral",
-        project_config=DataContextConfig(
-            analytics_enabled=False,
-            store_backend_defaults=InMemoryStoreBackendDefaults(),
-            progress_bars=ProgressBarsConfig(globally=False),
-        ),
-    )
-    batch_definition = (
-        context.data_sources.add_pandas(SUITE_NAME)
-        .add_dataframe_asset("annotations")
-        .add_batch_definition_whole_dataframe("whole file")
-    )
-    definition = context.validation_definitions.add(
-        gx.ValidationDefinition(
-            name=SUITE_NAME, data=batch_definition, suite=context.suites.add(suite)
-        )
-    )
-    result = definition.run(
-        batch_parameters={"dataframe": frame},
-        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [LINE]},
-    )
-    return result.to_json_dict()
 
 
 def _reasons_by_line(checked: pd.DataFrame, result: Mapping[str, Any]) -> dict[int, list[str]]:

@@ -30,6 +30,7 @@ from ops.validation.report import (
     report_paths,
     write_validation_report,
 )
+from ops.validation.runner import run_suite
 
 if TYPE_CHECKING:
     import great_expectations as gx
@@ -47,7 +48,6 @@ SHA256_PATTERN = r"^[0-9a-f]{64}$"
 URL_PATTERN = r"^(?:https?|file|[a-z0-9+.-]+)://"  # non-capturing: GX warns on groups
 NON_BLANK_PATTERN = r"\S"
 
-RESULT_FORMAT = {"result_format": "COMPLETE", "unexpected_index_column_names": ["item_id"]}
 TABLE_CHECK = "expect_table_columns_to_match_set"
 REASON_SEPARATOR = "; "
 # A status_reason part written by this module starts with its check name: expect_...(column)
@@ -278,7 +278,13 @@ def validate_catalog(
     )
     checked = catalog.iloc[checked_positions].reset_index(drop=True)
     with _quiet_great_expectations():
-        result = _run_suite(checked, build_catalog_suite(settings), run_name, run_time)
+        result = run_suite(
+            checked,
+            build_catalog_suite(settings),
+            index_column="item_id",
+            run_name=run_name,
+            run_time=run_time,
+        )
     _raise_for_broken_table(catalog, result)
 
     failures = _failures_by_row(checked, result)
@@ -318,44 +324,6 @@ def _quiet_great_expectations() -> Iterator[None]:
             yield
     finally:
         gx_logger.setLevel(previous_level)
-
-
-def _run_suite(
-    frame: pd.DataFrame, suite: gx.ExpectationSuite, run_name: str, run_time: dt.datetime
-) -> dict[str, Any]:
-    """Run the suite on the frame in a throwaway in-memory context (no analytics, no files)."""
-    import great_expectations as gx
-    from great_expectations.core.run_identifier import RunIdentifier
-    from great_expectations.data_context.types.base import (
-        DataContextConfig,
-        InMemoryStoreBackendDefaults,
-        ProgressBarsConfig,
-    )
-
-    context = gx.get_context(
-        mode="ephemeral",
-        project_config=DataContextConfig(
-            analytics_enabled=False,
-            store_backend_defaults=InMemoryStoreBackendDefaults(),
-            progress_bars=ProgressBarsConfig(globally=False),
-        ),
-    )
-    batch_definition = (
-        context.data_sources.add_pandas(SUITE_NAME)
-        .add_dataframe_asset("items")
-        .add_batch_definition_whole_dataframe("whole catalog")
-    )
-    definition = context.validation_definitions.add(
-        gx.ValidationDefinition(
-            name=SUITE_NAME, data=batch_definition, suite=context.suites.add(suite)
-        )
-    )
-    result = definition.run(
-        batch_parameters={"dataframe": frame},
-        result_format=RESULT_FORMAT,
-        run_id=RunIdentifier(run_name=run_name, run_time=run_time),
-    )
-    return result.to_json_dict()
 
 
 def _raise_for_broken_table(catalog: pd.DataFrame, result: Mapping[str, Any]) -> None:
