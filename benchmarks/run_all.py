@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("benchmarks.ingest", "benchmarks.shots")
+BENCHMARKS = ("benchmarks.ingest", "benchmarks.shots", "benchmarks.scene_inference")
 
 
 def main() -> None:
