@@ -24,9 +24,8 @@ import pandas as pd
 
 from ops.datasets.registry import DataRegistry, DatasetVersion
 from ops.settings import Settings
-from ops.validation.catalog_suite import _quiet_great_expectations
 from ops.validation.report import check_name, exception_messages
-from ops.validation.runner import run_suite
+from ops.validation.runner import quiet_great_expectations, run_suite
 
 if TYPE_CHECKING:
     import great_expectations as gx
@@ -66,7 +65,7 @@ def read_annotations(
     """
     rows = _parse(path)
     checked = _with_derived_columns(rows, durations or {})
-    with _quiet_great_expectations():
+    with quiet_great_expectations():
         result = run_suite(checked, build_annotation_suite(known_labels), index_column=LINE)
     reasons = _reasons_by_line(checked, result)
     refused_mask = checked[LINE].isin(list(reasons))

@@ -4,17 +4,14 @@ Each expectation carries a ``reason`` template in its ``meta``, so the suite its
 failure reads to a person; validation turns every failing row (traced by ``item_id``) into a
 quarantine record and a ``status_reason``. Vanished items are kept but not validated.
 Great Expectations is imported inside the functions: it takes seconds to import and logs at
-INFO while doing so, which must happen inside :func:`_quiet_great_expectations`.
+INFO while doing so, which must happen inside :func:`quiet_great_expectations`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import logging
 import re
-import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +27,7 @@ from ops.validation.report import (
     report_paths,
     write_validation_report,
 )
-from ops.validation.runner import run_suite
+from ops.validation.runner import quiet_great_expectations, run_suite
 
 if TYPE_CHECKING:
     import great_expectations as gx
@@ -277,7 +274,7 @@ def validate_catalog(
         (catalog["status"] != "vanished").to_numpy().nonzero()[0].tolist()
     )
     checked = catalog.iloc[checked_positions].reset_index(drop=True)
-    with _quiet_great_expectations():
+    with quiet_great_expectations():
         result = run_suite(
             checked,
             build_catalog_suite(settings),
@@ -308,22 +305,6 @@ def validate_catalog(
         report_html=paths.html,
         report_json=paths.json,
     )
-
-
-@contextlib.contextmanager
-def _quiet_great_expectations() -> Iterator[None]:
-    """Keep GX's INFO chatter and deprecation warnings out of task logs, for this block only."""
-    gx_logger = logging.getLogger("great_expectations")
-    previous_level = gx_logger.level
-    gx_logger.setLevel(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings(
-                "ignore", category=DeprecationWarning, module="great_expectations"
-            )
-            yield
-    finally:
-        gx_logger.setLevel(previous_level)
 
 
 def _raise_for_broken_table(catalog: pd.DataFrame, result: Mapping[str, Any]) -> None:

@@ -6,13 +6,33 @@ no progress bars, and failing rows named by ``index_column``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import logging
+import warnings
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 if TYPE_CHECKING:
     import great_expectations as gx
+
+
+@contextlib.contextmanager
+def quiet_great_expectations() -> Iterator[None]:
+    """Keep GX's INFO chatter and deprecation warnings out of task logs, for this block only."""
+    gx_logger = logging.getLogger("great_expectations")
+    previous_level = gx_logger.level
+    gx_logger.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", category=DeprecationWarning, module="great_expectations"
+            )
+            yield
+    finally:
+        gx_logger.setLevel(previous_level)
 
 
 def run_suite(
