@@ -99,8 +99,7 @@ def _mux(
             video = container.add_stream("libx264", rate=fps)
             video.width, video.height = size
             video.pix_fmt = "yuv420p"
-            video.options = {"preset": "veryfast", "crf": "30", "x264-params": "threads=1"}
-            video.codec_context.thread_count = 1  # x264 threads make the bytes vary under load
+            video.options = {"preset": "veryfast", "crf": "30", "threads": "1"}  # deterministic
         sound = None
         if audio is not None:
             # The default "twoloop" coder is most of the cost of a short track; quality is moot.
