@@ -68,7 +68,7 @@ class DecodedFrame:
 
 def open_video(path: Path) -> VideoStreamInfo:
     """Read a video's stream properties, decoding its first frame to prove it is readable."""
-    with _open_container(path) as container:
+    with open_container(path) as container:
         stream = _video_stream(container, path)
         first = _first_frame(container, stream, path)
         tick = stream.time_base or Fraction(0)
@@ -121,7 +121,7 @@ def iter_frames(
 
 def decode_only(path: Path, *, threads: bool = True) -> int:
     """Decode every frame and do nothing else: the speed limit features are measured against."""
-    with _open_container(path) as container:
+    with open_container(path) as container:
         stream = _video_stream(container, path)
         _configure_threads(stream, threads)
         count = 0
@@ -143,7 +143,7 @@ def _check_request(width: int | None, height: int | None, pix_fmt: str) -> None:
         raise ValueError(f"unknown pixel format {pix_fmt!r}") from exc
 
 
-def _open_container(path: Path) -> Any:
+def open_container(path: Path) -> Any:
     """Open a file for demuxing, turning every way it can fail into one clear error."""
     if not path.is_file():
         raise MediaDecodeError(f"{path}: no such file")
@@ -207,7 +207,7 @@ def _converted_frames(
     if wanted is not None and not wanted:
         return
     reformatter = VideoReformatter()
-    with _open_container(path) as container:
+    with open_container(path) as container:
         stream = _video_stream(container, path)
         _configure_threads(stream, threads)
         out_width, out_height = _output_size(stream, width, height)

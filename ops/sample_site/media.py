@@ -83,7 +83,7 @@ def _random_colour(rng: np.random.Generator) -> RGB:
     return red, green, blue
 
 
-def _mux(
+def mux(
     container_format: str,
     frames: Iterable[np.ndarray] = (),
     *,
@@ -159,7 +159,7 @@ def make_video(
         sample_frame = np.arange(round(frame_count * samples_per_frame)) // samples_per_frame
         pitch = 220.0 + 660.0 * np.asarray(x_track)[sample_frame.astype(int)]
         audio = 0.3 * np.sin(2 * np.pi * np.cumsum(pitch) / AUDIO_SAMPLE_RATE)
-    return _mux("mp4", frames, size=size, fps=fps, audio=audio)
+    return mux("mp4", frames, size=size, fps=fps, audio=audio)
 
 
 def _note(frequency: float, seconds: float, style: _Style) -> np.ndarray:
@@ -205,7 +205,7 @@ def make_music(
     """A short music track in ``genre``: AAC in an M4A file, or 16-bit PCM WAV."""
     samples = synthesise_music(index, seed=seed, genre=genre, seconds=seconds)
     if container == "m4a":
-        return _mux("ipod", audio=samples)
+        return mux("ipod", audio=samples)
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as wav:
         wav.setnchannels(1)

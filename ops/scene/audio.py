@@ -15,7 +15,7 @@ import av
 import numpy as np
 
 from models.contracts import AudioContract
-from ops.media.decode import MediaDecodeError, _open_container
+from ops.media.decode import MediaDecodeError, open_container
 
 
 def iter_windows(
@@ -86,7 +86,7 @@ def _resampled_blocks(path: Path, sample_rate: int, origin_s: float | None) -> I
     """Mono float32 blocks at ``sample_rate``, trimmed or padded so sample 0 is ``origin_s``."""
     resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
     to_skip: int | None = None
-    with _open_container(path) as container:
+    with open_container(path) as container:
         if not container.streams.audio:
             return
         stream = container.streams.audio[0]

@@ -21,7 +21,14 @@ from torch.utils.data import DataLoader, Dataset
 from models.scene import SceneClassifier
 from ops.atomic import atomic_path
 from ops.scene.params import TrainParams
-from ops.scene.segmentor import MatchCounts, Segmentor, match_scenes
+from ops.scene.segmentor import (
+    MatchCounts,
+    Segmentor,
+    f1_of,
+    match_scenes,
+    precision_of,
+    recall_of,
+)
 
 if TYPE_CHECKING:
     from ops.scene.prepare import PreparedDataset
@@ -46,16 +53,15 @@ class Confusion:
 
     @property
     def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+        return precision_of(self.tp, self.fp)
 
     @property
     def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+        return recall_of(self.tp, self.fn)
 
     @property
     def f1(self) -> float:
-        errors_and_hits = 2 * self.tp + self.fp + self.fn
-        return 2 * self.tp / errors_and_hits if errors_and_hits else 0.0
+        return f1_of(self.tp, self.fp, self.fn)
 
     @property
     def matrix(self) -> list[list[int]]:

@@ -31,7 +31,7 @@ import torch
 
 from models.contracts import AudioContract, FrameContract
 from ops.atomic import atomic_open
-from ops.media.decode import MediaDecodeError, _open_container, iter_frames, open_video
+from ops.media.decode import MediaDecodeError, iter_frames, open_container, open_video
 from ops.scene.audio import iter_windows, log_mel_patches, silent_patch
 
 log = logging.getLogger(__name__)
@@ -315,7 +315,7 @@ def _sweep_stale_partials(folder: Path) -> None:
 
 def _stream_kinds(path: Path) -> tuple[bool, bool]:
     """(has a real video stream, has an audio stream); cover pictures are not video."""
-    with _open_container(path) as container:
+    with open_container(path) as container:
         has_video = any(
             stream.codec_context is not None
             and not stream.disposition & av.stream.Disposition.attached_pic

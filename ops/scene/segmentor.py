@@ -43,6 +43,19 @@ class Scene:
         return self.end_s - self.start_s
 
 
+def precision_of(tp: int, fp: int) -> float:
+    """Precision, recall and F1 from counts, 0 where undefined (shared by every metric)."""
+    return tp / (tp + fp) if tp + fp else 0.0
+
+
+def recall_of(tp: int, fn: int) -> float:
+    return tp / (tp + fn) if tp + fn else 0.0
+
+
+def f1_of(tp: int, fp: int, fn: int) -> float:
+    return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+
+
 class MatchCounts(NamedTuple):
     """Scene-level true positives, false positives and false negatives."""
 
@@ -52,17 +65,15 @@ class MatchCounts(NamedTuple):
 
     @property
     def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+        return precision_of(self.tp, self.fp)
 
     @property
     def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+        return recall_of(self.tp, self.fn)
 
     @property
     def f1(self) -> float:
-        return (
-            2 * self.tp / (2 * self.tp + self.fp + self.fn) if self.tp + self.fp + self.fn else 0.0
-        )
+        return f1_of(self.tp, self.fp, self.fn)
 
 
 class Segmentor:

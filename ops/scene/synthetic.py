@@ -30,7 +30,7 @@ from PIL import Image, ImageDraw
 
 from ops.atomic import atomic_open
 from ops.sample_site.generate import ADJECTIVES, NOUNS, slugify
-from ops.sample_site.media import AUDIO_SAMPLE_RATE, _mux
+from ops.sample_site.media import AUDIO_SAMPLE_RATE, mux
 
 SCENE_LABEL = "kiss"
 FPS = 8
@@ -168,7 +168,7 @@ def _seconds_needed(runs_per_kind: int, run_s: int) -> int:
 def _render_clip(rng: np.random.Generator, duration: int, runs: list[CueRun]) -> bytes:
     frames = _frames(rng, duration, [run for run in runs if run.visual])
     audio = _soundtrack(rng, duration, [run for run in runs if run.sound])
-    return _mux("mp4", frames, size=(FRAME_WIDTH, FRAME_HEIGHT), fps=FPS, audio=audio)
+    return mux("mp4", frames, size=(FRAME_WIDTH, FRAME_HEIGHT), fps=FPS, audio=audio)
 
 
 # -- picture --------------------------------------------------------------------------------
