@@ -50,6 +50,29 @@ class Settings(BaseSettings):
     )
 
     gpu_pool_slots: int = Field(default=1, ge=1)
+
+    refresh_schedule: str = "@daily"
+    refresh_shard_seconds: float = Field(
+        default=1800.0, gt=0, description="media seconds per inference shard (sized by duration)"
+    )
+    inference_threads: int = Field(
+        default=1,
+        ge=1,
+        description="torch threads per CPU inference worker (measured faster than more here)",
+    )
+    index_keep_versions: int = Field(default=3, ge=1, description="published versions kept")
+    search_backend: str = Field(default="sqlite", pattern="^(sqlite|postgres)$")
+    search_postgres_dsn: str | None = Field(
+        default=None, description="PostgreSQL for the postgres search backend"
+    )
+    interactions_file: Path | None = Field(
+        default=None, description="CSV of (user, item, event, time) for collaborative filtering"
+    )
+    api_token: str | None = Field(
+        default=None, description="bearer token for write/admin API calls; default: generated"
+    )
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, gt=0, lt=65536)
     mlflow_tracking_uri: str | None = Field(default=None, description="default: SQLite under home")
     dvc_remote: str | None = Field(default=None, description="default: a folder under home")
 
@@ -112,6 +135,21 @@ class Settings(BaseSettings):
     @property
     def quarantine_path(self) -> Path:
         return self.tables_dir / "quarantine.parquet"
+
+    @property
+    def predictions_dir(self) -> Path:
+        """Versioned predictions store: one folder per version, a pointer to the live one."""
+        return self.home / "predictions"
+
+    @property
+    def index_dir(self) -> Path:
+        """Versioned search + recommendation indexes, published by a pointer switch."""
+        return self.home / "index"
+
+    @property
+    def refresh_dir(self) -> Path:
+        """Per-run refresh work: plans and shard outputs."""
+        return self.home / "refresh"
 
 
 def get_settings() -> Settings:

@@ -1,0 +1,1 @@
+"""The search index: documents, full-text and facet backends, vectors, versions."""

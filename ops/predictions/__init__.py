@@ -1,0 +1,1 @@
+"""The predictions store: model outputs per item and segment, with their lineage."""
