@@ -141,7 +141,9 @@ class SceneClassifier(nn.Module):
 
     def forward(self, frames: torch.Tensor | None, audio: torch.Tensor | None) -> torch.Tensor:
         """Fused logits ``(B, L)``: the mean of the enabled branches' logits."""
-        embeddings = self._embeddings(frames, audio)
+        return self._logits(self._embeddings(frames, audio))
+
+    def _logits(self, embeddings: list[torch.Tensor]) -> torch.Tensor:
         logits = [
             head(embedding)
             for (_, head), embedding in zip(self._branches(), embeddings, strict=True)
@@ -162,7 +164,19 @@ class SceneClassifier(nn.Module):
         The L2-normalised branch embeddings concatenated, so each branch weighs the same
         in a dot-product search whatever its size; call ``eval()`` first.
         """
-        return torch.cat([F.normalize(e, dim=1) for e in self._embeddings(frames, audio)], dim=1)
+        return self._fused(self._embeddings(frames, audio))
+
+    @staticmethod
+    def _fused(embeddings: list[torch.Tensor]) -> torch.Tensor:
+        return torch.cat([F.normalize(e, dim=1) for e in embeddings], dim=1)
+
+    @torch.no_grad()
+    def predict_and_embed(
+        self, frames: torch.Tensor | None, audio: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(predict_proba, embed)`` from one pass of the encoders (what inference needs)."""
+        embeddings = self._embeddings(frames, audio)
+        return torch.sigmoid(self._logits(embeddings)), self._fused(embeddings)
 
     def config(self) -> dict[str, Any]:
         """Everything ``from_config`` needs to rebuild this model, as JSON-serialisable values."""

@@ -3,13 +3,43 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
+if TYPE_CHECKING:
+    from ops.index.query import SearchPage, SimilarItem
+    from ops.versioned import Version
+
 console = Console()
+
+
+def progress_bar(*extra: ProgressColumn, terminal_only: bool = True) -> Progress:
+    """The platform's progress bar (description, bar, n/total, elapsed, ``extra``).
+
+    With ``terminal_only`` it stays silent off a terminal (logs, CI, Airflow), where
+    the steps' own log lines tell the progress.
+    """
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        *extra,
+        console=console,
+        transient=True,
+        disable=terminal_only and not console.is_terminal,
+    )
 
 
 def _fmt(value: Any) -> str:
@@ -82,4 +112,114 @@ def stats_table(title: str, stats: dict[str, Any]) -> Table:
     table = Table(title=title, title_justify="left", show_header=False)
     for key, value in stats.items():
         table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+    return table
+
+
+def search_table(page: SearchPage) -> Table:
+    """One page of search hits, best first."""
+    first = (page.page - 1) * page.page_size + 1
+    shown = f"{first}-{first + len(page.hits) - 1}" if page.hits else "none"
+    table = Table(
+        title=f"search: {page.total} matches, showing {shown} (index {page.index_version})",
+        title_justify="left",
+    )
+    for column in ("score", "level", "item_id", "kind", "title", "year", "span", "labels"):
+        table.add_column(column, overflow="fold")
+    for hit in page.hits:
+        span = f"{hit.start_s:.0f}-{hit.end_s:.0f}s" if hit.start_s is not None else "-"
+        table.add_row(
+            f"{hit.score:.3f}",
+            hit.level,
+            hit.item_id,
+            hit.kind,
+            _fmt(hit.title)[:40],
+            _fmt(hit.year),
+            span,
+            ", ".join(hit.labels) or "-",
+        )
+    return table
+
+
+def facets_table(facets: dict[str, dict[str, int]], limit: int = 8) -> Table:
+    """Facet counts over all matches, most frequent values first."""
+    table = Table(title="facets", title_justify="left")
+    table.add_column("facet")
+    table.add_column("values (count)", overflow="fold")
+    for facet, counts in facets.items():
+        ranked = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
+        more = f", ... {len(ranked) - limit} more" if len(ranked) > limit else ""
+        shown = ", ".join(f"{value} ({count})" for value, count in ranked[:limit])
+        table.add_row(facet, (shown + more) or "-")
+    return table
+
+
+def document_table(title: str, document: dict[str, Any], fields: Iterable[str]) -> Table:
+    """Chosen fields of an index document, lists joined."""
+    table = Table(title=title, title_justify="left", show_header=False)
+    for field in fields:
+        value = document.get(field)
+        table.add_row(field, ", ".join(value) or "-" if isinstance(value, list) else _fmt(value))
+    return table
+
+
+def segments_table(segments: Iterable[dict[str, Any]]) -> Table:
+    """An item's segment documents (scenes) by start time."""
+    table = Table(title="segments", title_justify="left")
+    for column in ("start", "end", "labels", "score"):
+        table.add_column(column)
+    for segment in segments:
+        table.add_row(
+            _fmt(segment.get("start_s")),
+            _fmt(segment.get("end_s")),
+            ", ".join(segment.get("labels") or []) or "-",
+            f"{segment['score']:.3f}" if segment.get("score") is not None else "-",
+        )
+    return table
+
+
+def lineage_table(lineage: Iterable[dict[str, Any]]) -> Table:
+    """Which model version (trained on which data) produced an item's predictions."""
+    table = Table(title="lineage", title_justify="left")
+    entries = list(lineage)
+    columns: tuple[str, ...] = ("task", "model_name", "model_version", "dataset_rev")
+    extra = ("status", "reason", "rows")
+    columns += tuple(
+        column for column in extra if any(entry.get(column) is not None for entry in entries)
+    )
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for entry in entries:
+        table.add_row(*(_fmt(entry.get(column)) for column in columns))
+    return table
+
+
+def similar_table(item_id: str, similar: Iterable[SimilarItem]) -> Table:
+    table = Table(title=f"items similar to {item_id}", title_justify="left")
+    for column in ("rank", "item_id", "kind", "title", "score", "reason"):
+        table.add_column(column, overflow="fold")
+    for entry in similar:
+        table.add_row(
+            str(entry.rank),
+            entry.item_id,
+            _fmt(entry.kind),
+            _fmt(entry.title)[:40],
+            f"{entry.score:.3f}",
+            entry.reason,
+        )
+    return table
+
+
+def index_versions_table(versions: Iterable[Version], live: str | None) -> Table:
+    """Kept index versions, oldest first, with the live one marked."""
+    table = Table(title="index versions", title_justify="left")
+    columns = ("documents", "segments", "predictions_version", "backend", "built_at")
+    for column in ("version", "live", *columns):
+        table.add_column(column)
+    for version in versions:
+        manifest = version.manifest()
+        table.add_row(
+            version.name,
+            "[bold green]live[/]" if version.name == live else "",
+            *(_fmt(manifest.get(column))[:19] for column in columns),  # built_at to the second
+        )
     return table

@@ -11,6 +11,8 @@ from ops.settings import REPO_ROOT, Settings
 
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
+pytest_plugins = ("tests.support.refresh",)
+
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 

@@ -16,8 +16,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, TextColumn
 from torch import nn
 from torch.utils.data import DataLoader
 
 from models.scene import SceneClassifier
 from ops.atomic import atomic_path
-from ops.console import console
+from ops.console import progress_bar
 from ops.scene.evaluate import (
     Batch,
     EvalReport,
@@ -304,23 +303,6 @@ def _load_last(
     )
 
 
-@contextmanager
-def _progress_bar() -> Iterator[Progress]:
-    """Epoch and batch bars on a terminal; nothing in logs, CI or Airflow."""
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[status]}"),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    )
-    with progress:
-        yield progress
-
-
 def _train_one_epoch(
     model: SceneClassifier,
     loader: DataLoader[Batch],
@@ -407,7 +389,7 @@ def train_model(
 
     started = time.perf_counter()
     stopped_early = False
-    with _progress_bar() as progress:
+    with progress_bar(TextColumn("{task.fields[status]}")) as progress:
         epoch_task = progress.add_task(
             f"train {out_dir.name}", total=params.epochs, completed=state.epoch, status=""
         )

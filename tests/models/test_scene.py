@@ -59,6 +59,10 @@ def test_each_branch_combination_gives_logits_and_embeddings(
     assert embedding.shape == (3, embedding_dim) == (3, model.embedding_dim)
     branches = int(use_frames) + int(use_audio)
     assert torch.allclose(embedding.norm(dim=1), torch.full((3,), branches**0.5), atol=1e-5)
+    model.eval()
+    together = model.predict_and_embed(frames_in, audio_in)
+    assert torch.allclose(together[0], model.predict_proba(frames_in, audio_in))
+    assert torch.allclose(together[1], model.embed(frames_in, audio_in))
 
 
 def test_fused_logits_are_the_mean_of_the_branch_logits(

@@ -1,0 +1,1 @@
+"""Catalog refresh: incremental planning, sharded inference, merge, checks, publish."""

@@ -1,0 +1,372 @@
+"""The inference tasks a refresh runs over the catalog, and which model each uses now.
+
+A task names its current model (``ModelRef``: name, version, dataset revision); planning
+compares that with the ledger, and a shard runs exactly the version its plan recorded,
+so rows never claim a model that did not make them. Models load lazily, once per
+process and behind a lock (Immich's pattern): a worker that runs several shards of the
+same model loads it once, and a task whose champion moved drops the old one.
+
+- ``scene``: the MLflow champion ``models:/scene@champion``; per 1-s segment and label a
+  probability, one whole-item row per label (the highest segment score), an embedding
+  per segment and their mean for the item.
+- ``shots``: the content-change shot detector; one row per shot, no embeddings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+import pyarrow as pa
+
+from ops.media.decode import MediaDecodeError
+from ops.predictions.schema import EMBEDDING_SCHEMA, PREDICTION_SCHEMA
+from ops.settings import Settings
+
+if TYPE_CHECKING:
+    from models.scene import SceneClassifier
+    from ops.scene.features import Segment
+
+logger = logging.getLogger(__name__)
+
+SEGMENTS_PER_BATCH = 32  # scene segments per forward pass: what benchmarks/scene_inference uses
+SHOTS_CODE_VERSION = "shots-1"  # bump when detect_shots changes what it finds
+SHOTS_MODEL_NAME = "shot-detector"
+SHOT_LABEL = "shot"
+NOT_VERSIONED = "n/a"
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Which model a task's rows come from, and the labelled data it was trained on."""
+
+    model_name: str
+    model_version: str
+    dataset_rev: str
+
+    @property
+    def label(self) -> str:
+        """``v3`` for a registry version number, the version string itself otherwise."""
+        return f"v{self.model_version}" if self.model_version.isdigit() else self.model_version
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One item for one task: its media file and the model its rows must name."""
+
+    item_id: str
+    path: Path
+    model: ModelRef
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ItemOutput:
+    """A task's rows for one item; ``segments`` is what the ledger records."""
+
+    predictions: pa.Table
+    embeddings: pa.Table
+    segments: int
+
+
+class ItemFailed(Exception):
+    """This item's media cannot be processed (corrupt, missing, undecodable).
+
+    It becomes a ``failed`` ledger row and the shard carries on. Anything else (a bug,
+    running out of GPU memory) fails the shard, so a passing problem is never recorded
+    as a verdict on the file.
+    """
+
+
+class InferenceTask(Protocol):
+    """What the refresh needs from a task."""
+
+    name: str
+    kinds: frozenset[str]  # catalog ``kind`` values the task applies to
+    no_model_message: str
+
+    def current_model(self, settings: Settings) -> ModelRef | None: ...
+
+    def vocabulary(self, model: ModelRef, settings: Settings) -> list[str]:
+        """Every label that ``model``'s rows can carry (what the prediction checks allow)."""
+        ...
+
+    def run(self, work: WorkItem, settings: Settings) -> ItemOutput: ...
+
+
+def _constant(value: object, count: int, type_: pa.DataType) -> pa.Array:
+    return pa.repeat(pa.scalar(value, type_), count)
+
+
+def prediction_table(
+    work: WorkItem,
+    task: str,
+    start_s: Sequence[float | None] | np.ndarray,
+    end_s: Sequence[float | None] | np.ndarray,
+    labels: Sequence[str] | np.ndarray,
+    scores: Sequence[float] | np.ndarray,
+) -> pa.Table:
+    """Rows of PREDICTION_SCHEMA for one item, every one naming the work's model."""
+    count = len(labels)
+    columns = {
+        "item_id": _constant(work.item_id, count, pa.string()),
+        "start_s": pa.array(start_s, pa.float64()),
+        "end_s": pa.array(end_s, pa.float64()),
+        "task": _constant(task, count, pa.string()),
+        "label": pa.array(labels, pa.string()),
+        "score": pa.array(np.asarray(scores, dtype=np.float32), pa.float32()),
+        "model_name": _constant(work.model.model_name, count, pa.string()),
+        "model_version": _constant(work.model.model_version, count, pa.string()),
+        "dataset_rev": _constant(work.model.dataset_rev, count, pa.string()),
+        "created_at": _constant(work.created_at, count, PREDICTION_SCHEMA.field("created_at").type),
+    }
+    return pa.Table.from_pydict(columns, schema=PREDICTION_SCHEMA)
+
+
+def embedding_table(
+    work: WorkItem,
+    task: str,
+    start_s: Sequence[float | None],
+    end_s: Sequence[float | None],
+    vectors: np.ndarray,
+) -> pa.Table:
+    """Rows of EMBEDDING_SCHEMA for one item: one vector per row of ``vectors``."""
+    count = len(vectors)
+    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1), pa.float32())
+    offsets = pa.array(np.arange(count + 1, dtype=np.int32) * vectors.shape[1], pa.int32())
+    columns = {
+        "item_id": _constant(work.item_id, count, pa.string()),
+        "start_s": pa.array(start_s, pa.float64()),
+        "end_s": pa.array(end_s, pa.float64()),
+        "task": _constant(task, count, pa.string()),
+        "model_name": _constant(work.model.model_name, count, pa.string()),
+        "model_version": _constant(work.model.model_version, count, pa.string()),
+        "vector": pa.ListArray.from_arrays(offsets, flat),
+    }
+    return pa.Table.from_pydict(columns, schema=EMBEDDING_SCHEMA)
+
+
+# -- scene ------------------------------------------------------------------------------------
+
+
+class _ModelCache:
+    """The one scene model this process holds, loaded on first use, under a lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[str, str, str] | None = None
+        self._model: SceneClassifier | None = None
+
+    def get(self, tracking_uri: str, name: str, version: str) -> SceneClassifier:
+        key = (tracking_uri, name, version)
+        with self._lock:
+            if self._key != key or self._model is None:
+                self._model = None  # let the old one go before the new one loads
+                self._model = _load_scene_model(tracking_uri, name, version)
+                self._key = key
+            return self._model
+
+
+def _load_scene_model(tracking_uri: str, name: str, version: str) -> SceneClassifier:
+    from ops.scene.tracking import load_scene_model
+    from ops.scene.train import select_device
+
+    device = select_device("auto")
+    logger.info("loading %s version %s on %s", name, version, device)
+    return load_scene_model(f"models:/{name}/{version}", tracking_uri).to(device).eval()
+
+
+def _embedded_store_missing(tracking_uri: str) -> bool:
+    """A SQLite tracking store that was never created holds no champion (and is not made)."""
+    prefix = "sqlite:///"
+    return tracking_uri.startswith(prefix) and not Path(tracking_uri.removeprefix(prefix)).exists()
+
+
+class SceneTask:
+    """Scene types per 1-s segment from the MLflow champion."""
+
+    name = "scene"
+    kinds = frozenset({"video"})
+    no_model_message = "no champion registered yet"
+
+    def __init__(self) -> None:
+        self._models = _ModelCache()
+
+    def current_model(self, settings: Settings) -> ModelRef | None:
+        """``models:/scene@champion``: its version and its run's ``dataset_rev`` tag."""
+        if _embedded_store_missing(settings.tracking_uri):
+            return None
+        from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
+
+        from ops.scene.tracking import CHAMPION_ALIAS, REGISTERED_MODEL, UNVERSIONED
+
+        client = MlflowClient(settings.tracking_uri)
+        try:
+            aliases = client.get_registered_model(REGISTERED_MODEL).aliases
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+        if CHAMPION_ALIAS not in aliases:
+            return None
+        version = client.get_model_version(REGISTERED_MODEL, str(aliases[CHAMPION_ALIAS]))
+        tags = client.get_run(version.run_id).data.tags if version.run_id else {}
+        dataset_rev = tags.get("dataset_rev") or version.tags.get("dataset_rev") or UNVERSIONED
+        return ModelRef(REGISTERED_MODEL, str(version.version), dataset_rev)
+
+    def _model(self, model: ModelRef, settings: Settings) -> SceneClassifier:
+        return self._models.get(settings.tracking_uri, model.model_name, model.model_version)
+
+    def vocabulary(self, model: ModelRef, settings: Settings) -> list[str]:
+        """The labels the registered version was trained on."""
+        return list(self._model(model, settings).labels)
+
+    def run(self, work: WorkItem, settings: Settings) -> ItemOutput:
+        """Stream the item's segments through the model in batches (flat memory)."""
+        import torch
+
+        from ops.scene.features import iter_segments
+
+        model = self._model(work.model, settings)
+        if next(model.parameters()).device.type == "cpu":
+            # decoding runs alongside: more intra-op threads oversubscribe the cores
+            torch.set_num_threads(settings.inference_threads)
+        contract = model.contract
+        times: list[tuple[float, float]] = []
+        scores: list[np.ndarray] = []
+        vectors: list[np.ndarray] = []
+        batch: list[Segment] = []
+        try:
+            with torch.inference_mode():
+                for segment in iter_segments(work.path, contract.frames, contract.audio):
+                    batch.append(segment)
+                    if len(batch) == SEGMENTS_PER_BATCH:
+                        _score_batch(model, batch, times, scores, vectors)
+                        batch = []
+                if batch:
+                    _score_batch(model, batch, times, scores, vectors)
+        except MediaDecodeError as exc:
+            raise ItemFailed(str(exc)) from exc
+        if not times:
+            raise ItemFailed(f"{work.path}: no 1-s segment could be read (shorter than 0.5 s?)")
+        return _scene_output(work, self.name, model.labels, times, scores, vectors)
+
+
+def _score_batch(
+    model: SceneClassifier,
+    batch: list[Segment],
+    times: list[tuple[float, float]],
+    scores: list[np.ndarray],
+    vectors: list[np.ndarray],
+) -> None:
+    from ops.scene.evaluate import model_inputs
+    from ops.scene.features import to_tensors
+
+    device = next(model.parameters()).device
+    inputs = model_inputs(model, *to_tensors(batch, model.contract.frames), device)
+    probabilities, embeddings = model.predict_and_embed(*inputs)
+    scores.append(probabilities.float().cpu().numpy())
+    vectors.append(embeddings.float().cpu().numpy())
+    times.extend((segment.start_s, segment.end_s) for segment in batch)
+
+
+def _scene_output(
+    work: WorkItem,
+    task: str,
+    labels: Sequence[str],
+    times: list[tuple[float, float]],
+    scores: list[np.ndarray],
+    vectors: list[np.ndarray],
+) -> ItemOutput:
+    """Segment x label rows, one whole-item row per label, segment and item vectors."""
+    segment_scores = np.concatenate(scores)  # (S, L)
+    segment_vectors = np.concatenate(vectors)  # (S, D)
+    count, width = segment_scores.shape
+    starts = np.array([start for start, _ in times])
+    ends = np.array([end for _, end in times])
+    per_segment = prediction_table(
+        work,
+        task,
+        np.repeat(starts, width),
+        np.repeat(ends, width),
+        np.tile(np.asarray(labels, dtype=object), count),
+        segment_scores.reshape(-1),
+    )
+    whole = prediction_table(
+        work, task, [None] * width, [None] * width, list(labels), segment_scores.max(axis=0)
+    )
+    embeddings = embedding_table(
+        work,
+        task,
+        [*starts.tolist(), None],
+        [*ends.tolist(), None],
+        np.vstack([segment_vectors, segment_vectors.mean(axis=0, keepdims=True)]),
+    )
+    return ItemOutput(pa.concat_tables([per_segment, whole]), embeddings, count)
+
+
+# -- shots ------------------------------------------------------------------------------------
+
+
+class ShotsTask:
+    """Shot boundaries from the content-change detector (no registry: code + settings)."""
+
+    name = "shots"
+    kinds = frozenset({"video"})
+    no_model_message = "no shot detector available"
+
+    def current_model(self, settings: Settings) -> ModelRef | None:
+        """Versioned by a digest of the detector's default settings and its code version."""
+        from ops.media.shots import ShotSettings
+
+        described = json.dumps(
+            {"code": SHOTS_CODE_VERSION, "settings": ShotSettings().model_dump()}, sort_keys=True
+        )
+        digest = hashlib.sha256(described.encode()).hexdigest()[:12]
+        return ModelRef(SHOTS_MODEL_NAME, digest, NOT_VERSIONED)
+
+    def vocabulary(self, model: ModelRef, settings: Settings) -> list[str]:
+        return [SHOT_LABEL]
+
+    def run(self, work: WorkItem, settings: Settings) -> ItemOutput:
+        from ops.media.shots import detect_shots
+
+        try:
+            shots = detect_shots(work.path)
+        except MediaDecodeError as exc:
+            raise ItemFailed(str(exc)) from exc
+        if not shots:
+            raise ItemFailed(f"{work.path}: no video frame could be decoded")
+        rows = prediction_table(
+            work,
+            self.name,
+            [shot.start_s for shot in shots],
+            [shot.end_s for shot in shots],
+            [SHOT_LABEL] * len(shots),
+            [1.0] * len(shots),
+        )
+        return ItemOutput(rows, EMBEDDING_SCHEMA.empty_table(), len(shots))
+
+
+TASKS: dict[str, InferenceTask] = {task.name: task for task in (SceneTask(), ShotsTask())}
+
+
+def get_task(task: str) -> InferenceTask:
+    """A task by name; an unknown one names the known ones."""
+    if task not in TASKS:
+        raise KeyError(f"unknown refresh task {task!r} (known: {', '.join(sorted(TASKS))})")
+    return TASKS[task]
+
+
+def current_model(task: str, settings: Settings) -> ModelRef | None:
+    """The model a task would use now, or None when it has none (e.g. no champion yet)."""
+    return get_task(task).current_model(settings)
