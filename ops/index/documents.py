@@ -1,0 +1,300 @@
+"""From the catalog and the predictions store to search documents and their vectors.
+
+Every ok catalog item gets an item document (its metadata, the labels the models found
+in it, the lineage of those predictions). The ``scene`` task's 1-s scores are joined into
+scenes with the same :class:`Segmentor` settings that training evaluated, one segment
+document per scene. Vectors are unit-length so inner product is cosine: an item's is its
+item-level embedding, a scene's the mean of its 1-s embeddings.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ops.index.schema import DOCUMENT_COLUMNS
+from ops.scene.segmentor import Scene, Segmentor
+from ops.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SCENE_TASK = "scene"
+"""The task whose 1-s scores become segment documents and whose embeddings are the vectors."""
+
+SEGMENT_S = 1.0
+"""Width of a prediction bucket (the Segment contract of DESIGN.md)."""
+
+_LINEAGE_COLUMNS = ("task", "model_name", "model_version", "dataset_rev")
+_METADATA_COLUMNS = (
+    "item_id",
+    "kind",
+    "source",
+    "url",
+    "title",
+    "description",
+    "year",
+    "duration_s",
+    "tags",
+    "people",
+)
+
+
+def scene_segmentor(settings: Settings) -> Segmentor:
+    """The segmentor with the threshold and scene lengths of the scene params file."""
+    from ops.scene.pipeline import load_params
+
+    params = load_params(settings)
+    return Segmentor(params.threshold, params.min_scene_s, params.max_gap_s)
+
+
+@dataclass
+class _Vectors:
+    """Unit vectors collected while documents are made; row i is ``vector_row`` i."""
+
+    rows: list[np.ndarray]
+
+    def add(self, vector: np.ndarray | None) -> int:
+        if vector is None:
+            return -1
+        norm = float(np.linalg.norm(vector))
+        if not np.isfinite(norm) or norm == 0.0:
+            return -1
+        self.rows.append((vector / norm).astype(np.float32))
+        return len(self.rows) - 1
+
+    def matrix(self) -> np.ndarray:
+        if not self.rows:
+            return np.zeros((0, 0), dtype=np.float32)
+        dims = {row.shape[0] for row in self.rows}
+        if len(dims) > 1:
+            raise ValueError(f"embeddings of the {SCENE_TASK!r} task differ in size: {dims}")
+        return np.vstack(self.rows)
+
+
+def build_documents(
+    catalog: pd.DataFrame,
+    predictions: Mapping[str, pd.DataFrame],
+    embeddings: Mapping[str, pd.DataFrame],
+    segmentor: Segmentor,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Documents (DOCUMENT_SCHEMA columns) and their unit vectors (``vector_row`` -> row).
+
+    ``catalog`` holds Item rows (only ``status == "ok"`` ones are indexed); ``predictions``
+    and ``embeddings`` map a task to its PREDICTION_SCHEMA / EMBEDDING_SCHEMA frame.
+    Documents are ordered by item, the item document first, then its scenes by start.
+    """
+    items = _ok_items(catalog)
+    known = set(items["item_id"])
+    predictions = {task: _known_rows(frame, known, task) for task, frame in predictions.items()}
+    scene_embeddings = _known_rows(
+        embeddings.get(SCENE_TASK, pd.DataFrame(columns=["item_id"])), known, SCENE_TASK
+    )
+    scene_rows = predictions.get(SCENE_TASK)
+    scenes = _scenes(scene_rows, segmentor) if scene_rows is not None else {}
+    lineage = _lineage(predictions)
+    whole_labels = _whole_item_labels(predictions, segmentor.threshold)
+    item_vectors, segment_vectors = _embedding_lookup(scene_embeddings)
+
+    vectors = _Vectors([])
+    documents: list[dict[str, object]] = []
+    for item in items.to_dict("records"):
+        item_id = str(item["item_id"])
+        item_scenes = scenes.get(item_id, [])
+        labels = sorted(whole_labels.get(item_id, set()) | {scene.label for scene in item_scenes})
+        item_lineage = lineage.get(item_id, [])
+        documents.append(
+            _document(
+                item,
+                doc_id=item_id,
+                level="item",
+                labels=labels,
+                lineage=item_lineage,
+                vector_row=vectors.add(item_vectors.get(item_id)),
+            )
+        )
+        scene_lineage = [entry for entry in item_lineage if entry["task"] == SCENE_TASK]
+        for scene in item_scenes:
+            documents.append(
+                _document(
+                    item,
+                    doc_id=f"{item_id}/scene/{scene.label}/{scene.start_s:g}-{scene.end_s:g}",
+                    level="segment",
+                    labels=[scene.label],
+                    lineage=scene_lineage,
+                    vector_row=vectors.add(_mean_vector(segment_vectors.get(item_id), scene)),
+                    scene=scene,
+                )
+            )
+    frame = pd.DataFrame(documents, columns=list(DOCUMENT_COLUMNS))
+    return frame, vectors.matrix()
+
+
+def item_vectors(documents: pd.DataFrame, vectors: np.ndarray) -> dict[str, np.ndarray]:
+    """item_id -> unit content vector, for the items whose document has one."""
+    items = documents[(documents["level"] == "item") & (documents["vector_row"] >= 0)]
+    return {
+        str(item_id): vectors[int(row)]
+        for item_id, row in zip(items["item_id"], items["vector_row"], strict=True)
+    }
+
+
+def _ok_items(catalog: pd.DataFrame) -> pd.DataFrame:
+    missing = [column for column in (*_METADATA_COLUMNS, "status") if column not in catalog]
+    if missing:
+        raise ValueError(f"catalog lacks the Item column(s) {missing}")
+    items = catalog[catalog["status"] == "ok"]
+    duplicated = items["item_id"][items["item_id"].duplicated()]
+    if len(duplicated):
+        raise ValueError(f"catalog lists ok items more than once: {sorted(set(duplicated))[:5]}")
+    return items.sort_values("item_id", kind="stable")
+
+
+def _known_rows(frame: pd.DataFrame, known: set[str], task: str) -> pd.DataFrame:
+    """Rows of indexed items; outputs of items no longer ok are left out, and said so."""
+    if frame.empty:
+        return frame
+    keep = frame["item_id"].isin(known)
+    if not keep.all():
+        stale = sorted(set(frame.loc[~keep, "item_id"]))
+        log.warning(
+            "%s: %d output rows of %d item(s) not ok in the catalog are not indexed (e.g. %s)",
+            task,
+            int((~keep).sum()),
+            len(stale),
+            ", ".join(stale[:3]),
+        )
+    return frame[keep]
+
+
+def _scenes(rows: pd.DataFrame, segmentor: Segmentor) -> dict[str, list[Scene]]:
+    """item_id -> scenes of every label, by start time."""
+    timed = rows[rows["start_s"].notna()]
+    found: dict[str, list[Scene]] = {}
+    for (item_id, label), group in timed.groupby(["item_id", "label"], sort=True):
+        starts = group["start_s"].to_numpy(dtype=np.float64)
+        buckets = np.rint(starts / SEGMENT_S).astype(np.int64)
+        if (buckets < 0).any():
+            raise ValueError(f"{SCENE_TASK}: item {item_id} has segments starting before 0 s")
+        scores = np.zeros(int(buckets.max()) + 1, dtype=np.float64)
+        np.maximum.at(scores, buckets, group["score"].to_numpy(dtype=np.float64))
+        media_end = float(group["end_s"].max())
+        for scene in segmentor.segment(scores, segment_s=SEGMENT_S, label=str(label)):
+            end = min(scene.end_s, media_end)
+            found.setdefault(str(item_id), []).append(
+                Scene(scene.label, scene.start_s, max(end, scene.start_s), scene.score)
+            )
+    for item_scenes in found.values():
+        item_scenes.sort(key=lambda scene: (scene.start_s, scene.end_s, scene.label))
+    return found
+
+
+def _whole_item_labels(
+    predictions: Mapping[str, pd.DataFrame], threshold: float
+) -> dict[str, set[str]]:
+    """item_id -> labels whose whole-item score reaches the threshold, over every task."""
+    labels: dict[str, set[str]] = {}
+    for frame in predictions.values():
+        if frame.empty:
+            continue
+        whole = frame[frame["start_s"].isna() & (frame["score"] >= threshold)]
+        for item_id, label in zip(whole["item_id"], whole["label"], strict=True):
+            labels.setdefault(str(item_id), set()).add(str(label))
+    return labels
+
+
+def _lineage(predictions: Mapping[str, pd.DataFrame]) -> dict[str, list[dict[str, str]]]:
+    """item_id -> the distinct (task, model, version, dataset revision) behind its rows."""
+    frames = [frame for frame in predictions.values() if not frame.empty]
+    if not frames:
+        return {}
+    rows = (
+        pd.concat([frame[["item_id", *_LINEAGE_COLUMNS]] for frame in frames])
+        .drop_duplicates()
+        .sort_values(["item_id", *_LINEAGE_COLUMNS])
+    )
+    lineage: dict[str, list[dict[str, str]]] = {}
+    for row in rows.itertuples(index=False):
+        entry = {column: str(getattr(row, column)) for column in _LINEAGE_COLUMNS}
+        lineage.setdefault(str(row.item_id), []).append(entry)
+    return lineage
+
+
+@dataclass(frozen=True)
+class _SegmentVectors:
+    """One item's 1-s embeddings, by start time."""
+
+    starts: np.ndarray
+    matrix: np.ndarray
+
+
+def _embedding_lookup(
+    frame: pd.DataFrame,
+) -> tuple[dict[str, np.ndarray], dict[str, _SegmentVectors]]:
+    """Item-level vectors and per-item 1-s vectors of the scene task."""
+    if frame.empty:
+        return {}, {}
+    whole = frame[frame["start_s"].isna()]
+    item_level = {
+        str(item_id): np.asarray(vector, dtype=np.float32)
+        for item_id, vector in zip(whole["item_id"], whole["vector"], strict=True)
+    }
+    timed = frame[frame["start_s"].notna()].sort_values(["item_id", "start_s"], kind="stable")
+    segments = {
+        str(item_id): _SegmentVectors(
+            group["start_s"].to_numpy(dtype=np.float64),
+            np.vstack([np.asarray(vector, dtype=np.float32) for vector in group["vector"]]),
+        )
+        for item_id, group in timed.groupby("item_id", sort=False)
+    }
+    return item_level, segments
+
+
+def _mean_vector(segments: _SegmentVectors | None, scene: Scene) -> np.ndarray | None:
+    """The mean of the 1-s vectors starting inside the scene (None when there are none)."""
+    if segments is None:
+        return None
+    inside = (segments.starts >= scene.start_s - 1e-9) & (segments.starts < scene.end_s - 1e-9)
+    if not inside.any():
+        return None
+    return np.asarray(segments.matrix[inside].mean(axis=0))
+
+
+def _document(
+    item: Mapping[str, object],
+    *,
+    doc_id: str,
+    level: str,
+    labels: list[str],
+    lineage: list[dict[str, str]],
+    vector_row: int,
+    scene: Scene | None = None,
+) -> dict[str, object]:
+    return {
+        **{column: item[column] for column in _METADATA_COLUMNS},
+        "doc_id": doc_id,
+        "level": level,
+        "tags": _as_list(item["tags"]),
+        "people": _as_list(item["people"]),
+        "labels": labels,
+        "genres": [],
+        "moods": [],
+        "start_s": scene.start_s if scene else None,
+        "end_s": scene.end_s if scene else None,
+        "score": scene.score if scene else None,
+        "lineage": json.dumps(lineage),
+        "vector_row": vector_row,
+    }
+
+
+def _as_list(values: object) -> list[str]:
+    """A catalog list cell (None, list or array) as a plain list of strings."""
+    if isinstance(values, list | tuple | np.ndarray):
+        return [str(value) for value in values]
+    if values is None or (isinstance(values, float) and np.isnan(values)):
+        return []
+    raise ValueError(f"expected a list of strings in the catalog, got {values!r}")

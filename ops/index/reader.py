@@ -1,0 +1,176 @@
+"""Reading one index version: search, vector search, item details, similar items.
+
+The version is resolved once when the reader opens; a publish or rollback afterwards
+does not change what an open reader answers from, so a request never mixes versions.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from ops.index.build import SQLITE_FILE, index_store
+from ops.index.query import SearchBackend, SearchPage, SearchQuery, SimilarItem
+from ops.index.vectors import VectorIndex
+from ops.settings import Settings
+from ops.versioned import Version
+
+VECTOR_CANDIDATES_PER_HIT = 4
+"""Vector candidates fetched per hit asked for, so filters still leave a full page."""
+
+MAX_VECTOR_CANDIDATES = 2_000
+
+
+class NoPublishedIndex(RuntimeError):
+    """Nothing has been published yet, so there is nothing to query."""
+
+
+class UnknownDocument(LookupError, ValueError):
+    """A ``like=`` document id that the index version does not hold."""
+
+
+class NoVector(ValueError):
+    """A ``like=`` document that has no content vector to search near."""
+
+
+class PublishedIndex:
+    """An open index version: its search backend, its vectors and its recommendations."""
+
+    def __init__(
+        self, version: Version, backend: SearchBackend, vectors: VectorIndex, similar: _Similar
+    ) -> None:
+        self._version = version
+        self._backend = backend
+        self._vectors = vectors
+        self._similar = similar
+
+    @classmethod
+    def open(cls, settings: Settings, version: str | None = None) -> PublishedIndex:
+        """The live version (or a named sealed one), opened read-only."""
+        store = index_store(settings)
+        resolved = store.get(version) if version is not None else store.current()
+        if resolved is None:
+            raise NoPublishedIndex(
+                f"no search index is published under {settings.index_dir}: run a catalog "
+                "refresh (`cinescope refresh` or the catalog_refresh DAG) first"
+            )
+        from ops.recommend.build import SIMILAR_FILE
+
+        backend = _open_backend(settings, resolved)
+        try:
+            vectors = VectorIndex.load(resolved.path)
+            similar = _Similar.read(resolved.path / SIMILAR_FILE)
+        except BaseException:
+            backend.close()
+            raise
+        return cls(resolved, backend, vectors, similar)
+
+    @property
+    def version(self) -> str:
+        return self._version.name
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        """Full-text or filter search, or with ``like`` the nearest documents to that one."""
+        doc_ids = self._neighbours(query.like, query) if query.like else None
+        page = self._backend.search(query, doc_ids)
+        return page.model_copy(update={"index_version": self.version})
+
+    def item(self, item_id: str) -> dict[str, Any] | None:
+        """{"item": document, "segments": [documents by start], "lineage": [...]}, or None."""
+        documents = self._backend.item_documents(item_id)
+        if not documents or documents[0]["level"] != "item":
+            return None
+        item, segments = documents[0], documents[1:]
+        return {"item": item, "segments": segments, "lineage": json.loads(item["lineage"] or "[]")}
+
+    def similar(self, item_id: str, k: int = 10) -> list[SimilarItem]:
+        """Up to ``k`` recommendations for an item (empty when it has none)."""
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        rows = self._similar.of(item_id)[:k]
+        found = {
+            document["doc_id"]: document
+            for document in self._backend.documents([row["similar_item_id"] for row in rows])
+        }
+        return [
+            SimilarItem(
+                item_id=row["similar_item_id"],
+                rank=row["rank"],
+                score=row["score"],
+                title=found.get(row["similar_item_id"], {}).get("title"),
+                kind=found.get(row["similar_item_id"], {}).get("kind"),
+                reason=row["reason"],
+            )
+            for row in rows
+        ]
+
+    def close(self) -> None:
+        self._backend.close()
+
+    def _neighbours(self, like: str, query: SearchQuery) -> list[str]:
+        """The documents nearest to ``like`` (itself excluded), best first."""
+        vector = self._vectors.vector_of(like)
+        if vector is None:
+            if not self._backend.documents([like]):
+                raise UnknownDocument(
+                    f"like={like!r}: no such document in index version {self.version}"
+                )
+            raise NoVector(
+                f"like={like!r}: this document has no content vector "
+                "(no embedding was predicted for it), so nothing can be found near it"
+            )
+        wanted = query.page * query.page_size * VECTOR_CANDIDATES_PER_HIT
+        nearest = self._vectors.search(vector, min(wanted, MAX_VECTOR_CANDIDATES) + 1)
+        return [doc_id for doc_id, _ in nearest if doc_id != like]
+
+
+class _Similar:
+    """similar.parquet sorted by item, looked up by binary search (no per-item objects)."""
+
+    _COLUMNS = ("item_id", "rank", "similar_item_id", "score", "reason")
+
+    def __init__(self, rows: pd.DataFrame) -> None:
+        rows = rows.sort_values(["item_id", "rank"], kind="stable")
+        self._item_ids = rows["item_id"].to_numpy(dtype=object)
+        self._rows = rows[["similar_item_id", "rank", "score", "reason"]].to_numpy(dtype=object)
+
+    @classmethod
+    def read(cls, path: Path) -> _Similar:
+        if not path.is_file():
+            raise FileNotFoundError(f"recommendations not found: {path}")
+        return cls(pq.read_table(path, columns=list(cls._COLUMNS)).to_pandas())
+
+    def of(self, item_id: str) -> list[dict[str, Any]]:
+        start = int(np.searchsorted(self._item_ids, item_id, "left"))
+        end = int(np.searchsorted(self._item_ids, item_id, "right"))
+        return [
+            {
+                "similar_item_id": str(other),
+                "rank": int(rank),
+                "score": float(score),
+                "reason": str(reason),
+            }
+            for other, rank, score, reason in self._rows[start:end]
+        ]
+
+
+def _open_backend(settings: Settings, version: Version) -> SearchBackend:
+    """The backend the version was built with (from its manifest, not today's settings)."""
+    manifest = version.manifest()
+    if manifest.get("backend") == "postgres":
+        from ops.index.postgres_backend import PostgresSearchBackend
+
+        if not settings.search_postgres_dsn:
+            raise ValueError(
+                f"index {version.name} lives in PostgreSQL, "
+                "but CINESCOPE_SEARCH_POSTGRES_DSN is unset"
+            )
+        return PostgresSearchBackend.open(settings.search_postgres_dsn, manifest["postgres_schema"])
+    from ops.index.sqlite_backend import SqliteSearchBackend
+
+    return SqliteSearchBackend.open(version.path / SQLITE_FILE)

@@ -1,0 +1,151 @@
+"""Reading a published index: text and vector search, items, similar items."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+
+from ops.catalog.store import write_catalog, write_frame
+from ops.index.build import build_index_version, publish_index
+from ops.index.query import SearchQuery
+from ops.index.reader import NoPublishedIndex, NoVector, PublishedIndex, UnknownDocument
+from ops.predictions.schema import EMBEDDING_SCHEMA, PREDICTION_SCHEMA
+from ops.predictions.store import embeddings_file, predictions_file
+from ops.settings import Settings
+from ops.versioned import VersionedStore, VersionError
+
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+LINEAGE = {"model_name": "scene", "model_version": "4", "dataset_rev": "labels/scene/v3"}
+# item -> (title, kind, item vector); the audio item has no predictions and no vector.
+ITEMS = {
+    "harbour": ("Harbour lights", "video", [1.0, 0.0, 0.0]),
+    "harbour-2": ("Harbour at night", "video", [0.9, 0.1, 0.0]),
+    "desert": ("Desert road", "video", [0.0, 1.0, 0.0]),
+    "radio": ("Radio play", "audio", None),
+}
+KISS = [0.1, 0.9, 0.9, 0.9, 0.1]  # one kiss scene, 1-4 s
+
+
+def write_world(settings: Settings) -> None:
+    catalog = pd.DataFrame(
+        [
+            {
+                "item_id": item_id,
+                "source": "site",
+                "url": f"https://example.org/{item_id}",
+                "kind": kind,
+                "sha256": item_id,
+                "title": title,
+                "description": f"{title}, a short {kind}",
+                "year": 2000 + index,
+                "duration_s": 5.0,
+                "tags": [],
+                "people": ["Ann Lee"] if kind == "video" else [],
+                "status": "ok",
+            }
+            for index, (item_id, (title, kind, _)) in enumerate(ITEMS.items())
+        ]
+    )
+    write_catalog(catalog, settings.catalog_path)
+    rows, vectors = [], []
+    for item_id, (_, _, vector) in ITEMS.items():
+        if vector is None:
+            continue
+        common = {"item_id": item_id, "task": "scene", **LINEAGE}
+        for second, score in enumerate(KISS):
+            span = {"start_s": float(second), "end_s": float(second + 1)}
+            rows.append({**common, **span, "label": "kiss", "score": score, "created_at": NOW})
+            vectors.append({**common, **span, "vector": vector})
+        rows.append({**common, "label": "kiss", "score": 0.9, "created_at": NOW})
+        vectors.append({**common, "vector": vector})
+    store = VersionedStore(settings.predictions_dir)
+    version = store.create()
+    embedding_rows = [
+        {key: value for key, value in row.items() if key != "dataset_rev"} for row in vectors
+    ]
+    write_frame(pd.DataFrame(rows), predictions_file(version.path, "scene"), PREDICTION_SCHEMA)
+    write_frame(
+        pd.DataFrame(embedding_rows), embeddings_file(version.path, "scene"), EMBEDDING_SCHEMA
+    )
+    store.seal(version, {"tasks": {"scene": LINEAGE}})
+    store.publish(version.name)
+
+
+@pytest.fixture
+def reader(home: Settings) -> Iterator[PublishedIndex]:
+    write_world(home)
+    publish_index(home, build_index_version(home).name)
+    opened = PublishedIndex.open(home)
+    yield opened
+    opened.close()
+
+
+def test_text_search_answers_from_the_published_version(reader: PublishedIndex) -> None:
+    page = reader.search(SearchQuery(q="harbour", level="item"))
+    assert page.index_version == reader.version == "v000001"
+    assert sorted(hit.doc_id for hit in page.hits) == ["harbour", "harbour-2"]
+
+
+def test_filters_reach_segment_documents(reader: PublishedIndex) -> None:
+    page = reader.search(SearchQuery(level="segment", label=["kiss"], page_size=50))
+    assert sorted(hit.doc_id for hit in page.hits) == [
+        "desert/scene/kiss/1-4",
+        "harbour-2/scene/kiss/1-4",
+        "harbour/scene/kiss/1-4",
+    ]
+
+
+def test_like_finds_the_nearest_documents_but_not_itself(reader: PublishedIndex) -> None:
+    page = reader.search(SearchQuery(like="harbour", level="item"))
+    assert [hit.doc_id for hit in page.hits] == ["harbour-2", "desert"]
+    segments = reader.search(SearchQuery(like="harbour", level="segment"))
+    assert segments.hits[0].doc_id == "harbour/scene/kiss/1-4"  # same content vector
+
+
+def test_like_with_an_unknown_document_is_a_lookup_error(reader: PublishedIndex) -> None:
+    with pytest.raises(UnknownDocument, match="no such document") as raised:
+        reader.search(SearchQuery(like="nowhere"))
+    assert isinstance(raised.value, LookupError) and isinstance(raised.value, ValueError)
+
+
+def test_like_with_a_document_without_vector_says_why(reader: PublishedIndex) -> None:
+    with pytest.raises(NoVector, match="no content vector"):
+        reader.search(SearchQuery(like="radio"))
+
+
+def test_item_gives_its_scenes_and_lineage(reader: PublishedIndex) -> None:
+    found = reader.item("harbour")
+    assert found is not None
+    assert found["item"]["title"] == "Harbour lights"
+    assert [(s["start_s"], s["end_s"]) for s in found["segments"]] == [(1.0, 4.0)]
+    assert found["lineage"] == [{"task": "scene", **LINEAGE}]
+    assert reader.item("nowhere") is None
+
+
+def test_similar_items_never_include_the_item(reader: PublishedIndex) -> None:
+    similar = reader.similar("harbour", 2)
+    assert 1 <= len(similar) <= 2
+    assert "harbour" not in {entry.item_id for entry in similar}
+    assert [entry.rank for entry in similar] == sorted(entry.rank for entry in similar)
+    assert all(entry.title and entry.kind and entry.reason for entry in similar)
+    assert reader.similar("nowhere") == []
+    with pytest.raises(ValueError, match="k must be"):
+        reader.similar("harbour", 0)
+
+
+def test_nothing_published_says_to_run_a_refresh(home: Settings) -> None:
+    with pytest.raises(NoPublishedIndex, match="refresh"):
+        PublishedIndex.open(home)
+
+
+def test_a_named_version_opens_and_a_missing_one_is_refused(
+    home: Settings, reader: PublishedIndex
+) -> None:
+    older = PublishedIndex.open(home, "v000001")
+    assert older.version == "v000001"
+    older.close()
+    with pytest.raises(VersionError, match="v000009"):
+        PublishedIndex.open(home, "v000009")

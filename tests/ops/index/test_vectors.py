@@ -1,0 +1,99 @@
+"""FAISS vector index: exact and approximate search, save/load, recall."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ops.index.vectors import VectorIndex, ivf_shape, recall_at_k, unit_rows
+
+
+def clustered(count: int, dim: int = 16, clusters: int = 40, seed: int = 0) -> np.ndarray:
+    """Unit vectors around a few centres, like content embeddings of similar media."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(clusters, dim))
+    points = centres[rng.integers(0, clusters, count)] + 0.3 * rng.normal(size=(count, dim))
+    return unit_rows(points)
+
+
+def ids(count: int) -> list[str]:
+    return [f"doc-{row}" for row in range(count)]
+
+
+def test_exact_search_ranks_by_cosine() -> None:
+    vectors = np.array([[1, 0, 0], [0.8, 0.6, 0], [0, 0, 1]], dtype=np.float32)
+    index = VectorIndex.build(vectors, ["x", "y", "z"])
+    assert index.exact
+    found = index.search(np.array([2.0, 0.0, 0.0]), 5)  # not unit: normalised for the query
+    assert [doc_id for doc_id, _ in found] == ["x", "y", "z"]
+    assert [score for _, score in found] == pytest.approx([1.0, 0.8, 0.0], abs=1e-6)
+
+
+def test_vectors_are_stored_unit_length() -> None:
+    index = VectorIndex.build(np.array([[3.0, 4.0]]), ["x"])
+    stored = index.vector_of("x")
+    assert stored is not None
+    np.testing.assert_allclose(stored, [0.6, 0.8], rtol=1e-6)
+    assert index.vector_of("unknown") is None
+
+
+def test_approximate_index_above_the_threshold_keeps_recall(tmp_path: Path) -> None:
+    vectors = clustered(6_000)
+    approximate = VectorIndex.build(vectors, ids(6_000), exact_max=1_000)
+    exact = VectorIndex.build(vectors, ids(6_000))
+    assert not approximate.exact and exact.exact
+    assert recall_at_k(approximate, exact, vectors[:50], 10) >= 0.9
+    stored = approximate.vector_of("doc-7")
+    assert stored is not None
+    np.testing.assert_allclose(stored, vectors[7], rtol=1e-5)
+
+
+@pytest.mark.parametrize("exact_max", [10_000, 100])
+def test_save_and_load_give_the_same_answers(tmp_path: Path, exact_max: int) -> None:
+    vectors = clustered(2_000)
+    built = VectorIndex.build(vectors, ids(2_000), exact_max=exact_max)
+    built.save(tmp_path)
+    loaded = VectorIndex.load(tmp_path)
+    assert (loaded.size, loaded.dim, loaded.exact) == (2_000, 16, built.exact)
+    assert loaded.search(vectors[3], 5) == built.search(vectors[3], 5)
+    stored = loaded.vector_of("doc-3")
+    assert stored is not None
+    np.testing.assert_allclose(stored, vectors[3], rtol=1e-5)
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "vectors.faiss",
+        "vectors.ids.parquet",
+    ]  # no temporary files left
+
+
+def test_an_empty_index_saves_loads_and_finds_nothing(tmp_path: Path) -> None:
+    VectorIndex.build(np.zeros((0, 0), dtype=np.float32), []).save(tmp_path)
+    loaded = VectorIndex.load(tmp_path)
+    assert loaded.size == 0
+    assert loaded.search(np.ones(4), 3) == []
+
+
+def test_k_larger_than_the_index_returns_every_vector() -> None:
+    index = VectorIndex.build(clustered(3), ids(3))
+    assert len(index.search(clustered(1, seed=1)[0], 10)) == 3
+
+
+def test_bad_input_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="2 vectors but 1 doc ids"):
+        VectorIndex.build(clustered(2), ["a"])
+    with pytest.raises(ValueError, match="unique"):
+        VectorIndex.build(clustered(2), ["a", "a"])
+    index = VectorIndex.build(clustered(2), ["a", "b"])
+    with pytest.raises(ValueError, match="one vector of 16 values"):
+        index.search(np.ones(3), 1)
+    with pytest.raises(ValueError, match="k must be"):
+        index.search(np.ones(16), 0)
+    with pytest.raises(FileNotFoundError, match=r"vectors\.faiss"):
+        VectorIndex.load(tmp_path)
+
+
+def test_ivf_shape_grows_with_the_collection() -> None:
+    assert ivf_shape(1_000_000) == (4_000, 125)
+    nlist, nprobe = ivf_shape(1_000)
+    assert nlist * 39 <= 1_000 and 1 <= nprobe <= nlist
