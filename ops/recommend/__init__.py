@@ -1,0 +1,1 @@
+"""The recommendation index: more-like-this from content and metadata, plus collaborative."""
