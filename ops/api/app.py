@@ -1,0 +1,290 @@
+"""The query API: search, item details, similar items and index admin over HTTP.
+
+Reads are open; calls that change which index version is live need the bearer token
+(ops/api/auth.py). The published index is opened on first use and reopened when its
+pointer moves, so a publish or a rollback (from here, the CLI or the refresh DAG) is
+served from the next request on, without a restart.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from ops.api.auth import TokenGuard
+from ops.index.build import index_store, index_versions, publish_index, rollback_index
+from ops.index.query import SearchPage, SearchQuery, SimilarItem
+from ops.index.reader import NoPublishedIndex, PublishedIndex
+from ops.settings import Settings, get_settings
+from ops.versioned import VersionError
+
+NOT_PUBLISHED = (
+    "no index has been published yet: run `cinescope refresh` or trigger the catalog_refresh DAG"
+)
+NO_FACE_MODEL = (
+    "no face model has been promoted yet, so no person appearances are indexed; "
+    "credited people are searchable with GET /search?person=<name>"
+)
+VERSION_PATTERN = r"^v\d{6}$"
+MAX_SIMILAR = 50
+PERSON_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+"""Some visible character, and no control characters."""
+
+ItemId = Annotated[str, Path(min_length=1, max_length=200, description="catalog item id")]
+VersionName = Annotated[str, Path(pattern=VERSION_PATTERN, description="e.g. v000003")]
+
+
+class Health(BaseModel):
+    status: str = Field(description="'ok', or 'no index published'")
+    index_version: str | None
+
+
+class ItemDetail(BaseModel):
+    """An item document, its segment documents by start time, and prediction lineage."""
+
+    index_version: str
+    item: dict[str, Any]
+    segments: list[dict[str, Any]]
+    lineage: list[dict[str, Any]]
+
+
+class SimilarItems(BaseModel):
+    index_version: str
+    item_id: str
+    similar: list[SimilarItem]
+
+
+class Appearances(BaseModel):
+    index_version: str
+    person: str
+    appearances: list[dict[str, Any]]
+    note: str | None = None
+
+
+class IndexVersion(BaseModel):
+    version: str
+    live: bool
+    manifest: dict[str, Any]
+
+
+class LiveChange(BaseModel):
+    """Which version is live after an admin call, and which was before."""
+
+    live: str
+    previous: str | None
+
+
+@dataclass
+class _Opened:
+    reader: PublishedIndex
+    users: int = 0
+    retired: bool = False
+
+
+class LiveIndex:
+    """The published index, shared by requests and swapped when the pointer moves.
+
+    A reader replaced by a newer version is closed once the last request using it
+    finishes, so a publish never breaks a search in flight.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._store = index_store(settings)
+        self._lock = threading.Lock()
+        self._opened: _Opened | None = None
+
+    def live_version(self) -> str | None:
+        live = self._store.current()
+        return live.name if live else None
+
+    @contextmanager
+    def reader(self) -> Iterator[PublishedIndex]:
+        """The reader of the live version, for the duration of one request."""
+        name = self.live_version()
+        if name is None:
+            raise NoPublishedIndex(NOT_PUBLISHED)
+        with self._lock:
+            opened = self._opened
+            if opened is None or opened.reader.version != name:
+                fresh = _Opened(PublishedIndex.open(self._settings, name))
+                if opened is not None:
+                    self._retire(opened)
+                opened = self._opened = fresh
+            opened.users += 1
+        try:
+            yield opened.reader
+        finally:
+            with self._lock:
+                opened.users -= 1
+                if opened.retired and opened.users == 0:
+                    opened.reader.close()
+
+    def _retire(self, opened: _Opened) -> None:
+        opened.retired = True
+        if opened.users == 0:
+            opened.reader.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._opened is not None:
+                self._retire(self._opened)
+                self._opened = None
+
+
+def _not_published(_: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": NOT_PUBLISHED}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API over ``settings``' published index (settings read from the environment
+    when not given); nothing is opened until the first request."""
+    settings = settings or get_settings()
+    live = LiveIndex(settings)
+    require_token = Depends(TokenGuard(settings))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        live.close()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="cinescope query API",
+        version=_package_version(),
+        description=(
+            "Search the media catalog (BM25 full text or vector 'more like this', with "
+            "facets), read an item with its scenes and prediction lineage, get similar "
+            "items, and manage which index version is live. Admin endpoints need "
+            "`Authorization: Bearer <token>` (see `cinescope serve`)."
+        ),
+    )
+    app.add_exception_handler(NoPublishedIndex, _not_published)
+
+    @app.get("/health", tags=["status"])
+    def health() -> Health:
+        """Liveness, and which index version answers queries."""
+        version = live.live_version()
+        return Health(status="ok" if version else "no index published", index_version=version)
+
+    @app.get("/search", tags=["query"], responses={400: {}, 503: {}})
+    def search(query: Annotated[SearchQuery, Query()]) -> SearchPage:
+        """Full-text (``q``) or vector (``like=<doc_id>``) search with filters and facets.
+
+        List filters are repeated parameters (``?kind=video&kind=audio``)."""
+        with live.reader() as reader:
+            try:
+                return reader.search(query)
+            except ValueError as error:  # e.g. like= names a document without a vector
+                raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(error)) from error
+
+    @app.get("/items/{item_id}", tags=["query"], responses={404: {}, 503: {}})
+    def item(item_id: ItemId) -> ItemDetail:
+        """An item, its scene segments, and which models produced its predictions."""
+        with live.reader() as reader:
+            found = reader.item(item_id)
+            version = reader.version
+        if found is None:
+            raise _unknown_item(item_id, version)
+        return ItemDetail(index_version=version, **found)
+
+    @app.get("/items/{item_id}/similar", tags=["query"], responses={404: {}, 503: {}})
+    def similar(
+        item_id: ItemId,
+        k: Annotated[int, Query(ge=1, le=MAX_SIMILAR, description="how many")] = 10,
+    ) -> SimilarItems:
+        """Items like this one (content + metadata, diversified), never itself."""
+        with live.reader() as reader:
+            if reader.item(item_id) is None:
+                raise _unknown_item(item_id, reader.version)
+            return SimilarItems(
+                index_version=reader.version, item_id=item_id, similar=reader.similar(item_id, k)
+            )
+
+    @app.get("/people/{name}/appearances", tags=["query"], responses={503: {}})
+    def appearances(
+        name: Annotated[str, Path(max_length=200, pattern=PERSON_PATTERN)],
+    ) -> Appearances:
+        """The segments where a person is on screen (needs a promoted face model)."""
+        with live.reader() as reader:
+            return Appearances(
+                index_version=reader.version, person=name, appearances=[], note=NO_FACE_MODEL
+            )
+
+    @app.get("/index/versions", tags=["index"])
+    def versions() -> list[IndexVersion]:
+        """The kept index versions, oldest first, and which one is live."""
+        current = live.live_version()
+        return [
+            IndexVersion(
+                version=version.name, live=version.name == current, manifest=version.manifest()
+            )
+            for version in index_versions(settings)
+        ]
+
+    @app.post(
+        "/admin/index/rollback",
+        tags=["index"],
+        dependencies=[require_token],
+        responses={401: {}, 403: {}, 404: {}, 409: {}},
+    )
+    def rollback(
+        to: Annotated[
+            str | None,
+            Query(pattern=VERSION_PATTERN, description="default: the version before the live one"),
+        ] = None,
+    ) -> LiveChange:
+        """Make an older kept version live again (one pointer switch)."""
+        previous = live.live_version()
+        if to is not None:
+            _require_version(settings, to)
+        try:
+            version = rollback_index(settings, to=to)
+        except VersionError as error:
+            raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from error
+        return LiveChange(live=version.name, previous=previous)
+
+    @app.post(
+        "/admin/index/publish/{version}",
+        tags=["index"],
+        dependencies=[require_token],
+        responses={401: {}, 403: {}, 404: {}},
+    )
+    def publish(version: VersionName) -> LiveChange:
+        """Make a built (sealed) index version live."""
+        previous = live.live_version()
+        _require_version(settings, version)
+        return LiveChange(live=publish_index(settings, version).name, previous=previous)
+
+    return app
+
+
+def _unknown_item(item_id: str, version: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_404_NOT_FOUND, detail=f"item {item_id!r} is not in index {version}"
+    )
+
+
+def _require_version(settings: Settings, name: str) -> None:
+    kept = ", ".join(version.name for version in index_versions(settings)) or "none"
+    if name not in kept.split(", "):
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            detail=f"index version {name} does not exist; kept versions: {kept}",
+        )
+
+
+def _package_version() -> str:
+    try:
+        return package_version("cinescope")
+    except PackageNotFoundError:
+        return "0.0.0+unknown"
