@@ -5,7 +5,13 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("benchmarks.ingest", "benchmarks.shots", "benchmarks.scene_inference")
+BENCHMARKS = (
+    "benchmarks.ingest",
+    "benchmarks.shots",
+    "benchmarks.scene_inference",
+    "benchmarks.refresh",
+    "benchmarks.search",
+)
 
 
 def main() -> None:

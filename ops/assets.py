@@ -8,3 +8,4 @@ from airflow.sdk import Asset
 CATALOG = Asset(name="catalog", uri="cinescope://datasets/catalog")
 SCENE_LABELS = Asset(name="labels/scene", uri="cinescope://datasets/labels/scene")
 SCENE_CHAMPION = Asset(name="models/scene@champion", uri="cinescope://models/scene/champion")
+SEARCH_INDEX = Asset(name="index/search", uri="cinescope://indexes/search")

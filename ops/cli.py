@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import TaskID
 
-from ops.console import console, stats_table
-from ops.settings import get_settings
+from ops.console import console, progress_bar, stats_table
+from ops.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from ops.index.reader import PublishedIndex
 
 app = typer.Typer(help="cinescope: understand a media catalog.", no_args_is_help=True)
 datasets_app = typer.Typer(
@@ -33,17 +31,11 @@ scene_app = typer.Typer(
 )
 app.add_typer(dag_app, name="dag")
 app.add_typer(scene_app, name="scene")
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
+index_app = typer.Typer(
+    help="Search + recommendation index versions: list, publish, roll back.",
+    no_args_is_help=True,
+)
+app.add_typer(index_app, name="index")
 
 
 @app.callback()
@@ -69,7 +61,7 @@ def ingest(source: Annotated[list[str] | None, typer.Option("--source", "-s")] =
     """Crawl sources, merge, validate and version the catalog (the catalog_ingest steps)."""
     from ops.catalog.job import run_ingest_job
 
-    with _progress() as bar:
+    with progress_bar(terminal_only=False) as bar:
         tasks: dict[str, TaskID] = {}
 
         def report(phase: str, done: int, total: int) -> None:
@@ -289,6 +281,204 @@ def down() -> None:
 
     stopped = stop(get_settings())
     console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    console.print(f"[red]{message}[/]")
+    raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _published_index(settings: Settings) -> Iterator[PublishedIndex]:
+    """The live index for one command, with a clear message when there is none."""
+    from ops.index.reader import NoPublishedIndex, PublishedIndex
+
+    try:
+        reader = PublishedIndex.open(settings)
+    except NoPublishedIndex as error:
+        _fail(str(error))
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+@app.command()
+def refresh(
+    run_id: Annotated[str | None, typer.Option(help="default: manual-<UTC time>")] = None,
+) -> None:
+    """Plan, infer, merge, build, check and publish, in this process (as catalog_refresh)."""
+    from datetime import UTC, datetime
+
+    from ops.refresh.job import PredictionCheckFailed, run_refresh
+
+    run_id = run_id or datetime.now(UTC).strftime("manual-%Y%m%dT%H%M%S")
+    try:
+        result = run_refresh(run_id, get_settings(), report=console.print)
+    except PredictionCheckFailed as error:
+        _fail(str(error))
+    if not result["published"]:
+        console.print("the live index is unchanged")
+
+
+@app.command()
+def lineage(item_id: str) -> None:
+    """Which model versions and dataset revisions produced what is indexed for ITEM_ID."""
+    from ops.console import lineage_table
+    from ops.refresh.lineage import indexed_lineage
+
+    try:
+        found = indexed_lineage(get_settings(), item_id)
+    except LookupError as error:
+        _fail(str(error))
+    console.print(
+        f"item {item_id} in index [bold]{found['index_version']}[/] (built {found['built_at']}) "
+        f"from catalog {found['catalog_revision'] or 'unversioned'} and predictions "
+        f"{found['predictions_version'] or 'none'}"
+    )
+    if not found["tasks"]:
+        console.print("no model has processed this item (metadata only)")
+        return
+    console.print(lineage_table(found["tasks"]))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="default: CINESCOPE_API_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="default: CINESCOPE_API_PORT")] = None,
+) -> None:
+    """Serve the query API (search, items, similar, index admin) until Ctrl-C."""
+    import uvicorn
+
+    from ops.api.app import create_app
+    from ops.api.auth import api_token, token_path
+
+    settings = get_settings()
+    host, port = host or settings.api_host, port or settings.api_port
+    api_token(settings)  # generate it now, so its location can be shown before any call
+    where = "CINESCOPE_API_TOKEN" if settings.api_token else str(token_path(settings))
+    console.print(f"query API: http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    console.print(f"admin token (Authorization: Bearer ...): {where}")
+    uvicorn.run(create_app(settings), host=host, port=port)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="full-text query (BM25); empty lists all")] = "",
+    kind: Annotated[list[str] | None, typer.Option(help="video, audio, image (repeatable)")] = None,
+    label: Annotated[list[str] | None, typer.Option(help="predicted label (repeatable)")] = None,
+    year_min: int | None = None,
+    year_max: int | None = None,
+    person: Annotated[list[str] | None, typer.Option(help="credited person (repeatable)")] = None,
+    level: Annotated[str | None, typer.Option(help="item or segment")] = None,
+    like: Annotated[str | None, typer.Option(help="doc_id to find similar content to")] = None,
+    page: int = 1,
+    page_size: int = 10,
+) -> None:
+    """Search the published index and print the hits and facet counts."""
+    from pydantic import ValidationError
+
+    from ops.console import facets_table, search_table
+    from ops.index.query import SearchQuery
+
+    try:
+        request = SearchQuery.model_validate(
+            {
+                "q": query,
+                "kind": kind or [],
+                "label": label or [],
+                "year_min": year_min,
+                "year_max": year_max,
+                "person": person or [],
+                "level": level,
+                "like": like,
+                "page": page,
+                "page_size": page_size,
+            }
+        )
+    except ValidationError as error:
+        _fail("; ".join(_describe(problem) for problem in error.errors()), code=2)
+    with _published_index(get_settings()) as reader:
+        try:
+            result = reader.search(request)
+        except ValueError as error:
+            _fail(str(error), code=2)
+    console.print(search_table(result))
+    if result.facets:
+        console.print(facets_table(result.facets))
+
+
+def _describe(problem: Any) -> str:
+    where = ".".join(str(part) for part in problem["loc"])
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+@app.command()
+def item(item_id: str) -> None:
+    """Print an item document, its scene segments and its prediction lineage."""
+    from ops.console import document_table, lineage_table, segments_table
+
+    with _published_index(get_settings()) as reader:
+        found = reader.item(item_id)
+        version = reader.version
+    if found is None:
+        _fail(f"item {item_id!r} is not in index {version}")
+    fields = ("item_id", "kind", "title", "year", "duration_s", "labels", "people", "tags", "url")
+    console.print(document_table(f"item {item_id} (index {version})", found["item"], fields))
+    console.print(segments_table(found["segments"]))
+    console.print(lineage_table(found["lineage"]))
+
+
+@app.command()
+def similar(item_id: str, k: Annotated[int, typer.Option("-k", min=1, max=50)] = 10) -> None:
+    """Print the items most similar to ITEM_ID (never itself or its duplicates)."""
+    from ops.console import similar_table
+
+    with _published_index(get_settings()) as reader:
+        if reader.item(item_id) is None:
+            _fail(f"item {item_id!r} is not in index {reader.version}")
+        console.print(similar_table(item_id, reader.similar(item_id, k)))
+
+
+@index_app.command("versions")
+def index_versions_command() -> None:
+    """List the kept index versions and which one is live."""
+    from ops.console import index_versions_table
+    from ops.index.build import index_versions
+    from ops.versioned import VersionedStore
+
+    settings = get_settings()
+    live = VersionedStore(settings.index_dir).current()
+    console.print(index_versions_table(index_versions(settings), live.name if live else None))
+
+
+@index_app.command("rollback")
+def index_rollback(
+    to: Annotated[str | None, typer.Option(help="default: the version before the live one")] = None,
+) -> None:
+    """Make an older kept index version live again."""
+    from ops.index.build import rollback_index
+    from ops.versioned import VersionError
+
+    try:
+        version = rollback_index(get_settings(), to=to)
+    except VersionError as error:
+        _fail(str(error))
+    console.print(f"live index: [bold]{version.name}[/]")
+
+
+@index_app.command("publish")
+def index_publish(version: str) -> None:
+    """Make a built index version live."""
+    from ops.index.build import publish_index
+    from ops.versioned import VersionError
+
+    try:
+        published = publish_index(get_settings(), version)
+    except VersionError as error:
+        _fail(str(error))
+    console.print(f"live index: [bold]{published.name}[/]")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 from rich.table import Table
 
 from ops.catalog.lifecycle import last_run_summary
@@ -114,7 +115,68 @@ def _train_scene_demo(settings: Settings) -> int:
         "compare versions in the MLflow UI: make up, then http://127.0.0.1:5000 "
         "(experiment 'scene', model 'scene', alias 'champion')"
     )
+    return _refresh_demo(settings)
+
+
+def _refresh_demo(settings: Settings) -> int:
+    """Refresh the indexes through Airflow, then ask them a few real questions."""
+    from contextlib import closing
+
+    from ops.console import (
+        document_table,
+        facets_table,
+        lineage_table,
+        search_table,
+        segments_table,
+        similar_table,
+    )
+    from ops.index.query import SearchQuery
+    from ops.index.reader import PublishedIndex
+    from ops.refresh.lineage import indexed_lineage
+
+    console.rule("cinescope demo: catalog refresh, search and recommendations")
+    ok = _run_logged(
+        [sys.executable, "-m", "ops.cli", "dag", "test", "catalog_refresh"],
+        settings.home / "logs" / "demo-catalog_refresh.log",
+        "Airflow DAG catalog_refresh (dag.test)",
+    )
+    if not ok:
+        return 1
+    catalog = read_catalog(settings.catalog_path)
+    videos = catalog[(catalog["status"] == "ok") & (catalog["kind"] == "video")]
+    word = _common_tag(catalog)
+    with closing(PublishedIndex.open(settings)) as index:
+        console.print(f"live index {index.version}")
+        console.print(f"[bold]$ cinescope search {word}[/]")
+        page = index.search(SearchQuery(q=word, level="item", page_size=5))
+        console.print(search_table(page))
+        console.print(facets_table(page.facets))
+        console.print("[bold]$ cinescope search --kind audio[/]")
+        console.print(search_table(index.search(SearchQuery(kind=["audio"], page_size=5))))
+        if videos.empty:
+            return 0
+        item_id = str(videos.iloc[0]["item_id"])
+        found = index.item(item_id)
+        if found is not None:
+            console.print(f"[bold]$ cinescope item {item_id}[/]")
+            fields = ("item_id", "kind", "title", "year", "duration_s", "labels", "people")
+            console.print(document_table(f"item {item_id}", found["item"], fields))
+            console.print(segments_table(found["segments"]))
+        console.print(f"[bold]$ cinescope similar {item_id} -k 5[/]")
+        console.print(similar_table(item_id, index.similar(item_id, 5)))
+    console.print(f"[bold]$ cinescope lineage {item_id}[/]")
+    console.print(lineage_table(indexed_lineage(settings, item_id)["tasks"]))
+    console.print(
+        "query API: cinescope serve, then http://127.0.0.1:8000/docs "
+        "(e.g. /search?q=" + word + "&kind=video)"
+    )
     return 0
+
+
+def _common_tag(catalog: pd.DataFrame) -> str:
+    """The tag most ok items share: a query that is sure to find something."""
+    tags = catalog.loc[catalog["status"] == "ok", "tags"].explode().dropna()
+    return str(tags.value_counts().index[0]) if not tags.empty else "the"
 
 
 def _print_ingest(settings: Settings, manifest: object, base_url: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from ops.sample_site.check import check_traps
 from ops.sample_site.generate import SiteManifest, generate_site
 from ops.sample_site.server import SampleSiteServer
 from ops.settings import Settings
+from tests.support.airflow import asset_event_extras
 
 pytestmark = pytest.mark.slow
 
@@ -57,17 +57,7 @@ def test_first_run_catalogues_items_and_quarantines_every_trap(site: tuple) -> N
 
 
 def test_catalog_asset_event_carries_the_revision(site: tuple) -> None:
-    from airflow.models.asset import AssetEvent, AssetModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        events = (
-            session.query(AssetEvent)
-            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
-            .filter(AssetModel.name == "catalog")
-            .all()
-        )
-        extras = [json.loads(e.extra) if isinstance(e.extra, str) else e.extra for e in events]
+    extras = asset_event_extras("catalog")
     assert {"revision": "catalog/v1"}.items() <= extras[-1].items()
 
 
