@@ -1,6 +1,6 @@
 """Refresh throughput: plan -> infer every shard -> merge, on a generated catalog of short videos.
 
-``python -m benchmarks.refresh [--items 120] [--torch-threads N]``. A catalog of short
+``python -m benchmarks.refresh [--items 120] [--threads 1 2]``. A catalog of short
 H.264 + AAC clips (4 to 12 s, 160 x 120) is written to a temporary home with its files
 in the raw store, and an untrained scene model shaped like the CPU demo's (``params.yaml``)
 is registered as ``scene@champion`` in a SQLite MLflow store. The timed part is one full
@@ -8,9 +8,10 @@ refresh as the DAG runs it, but in one process: both tasks (scene, shots), every
 turn. Reports items per hour and media seconds per second, per-phase times, and how long
 the next plan takes to find nothing to do. Prints JSON; writes benchmarks/results/refresh.json.
 
-``--torch-threads 1`` caps torch's intra-op threads (as ``OMP_NUM_THREADS=1`` would): on a
-machine whose cores are shared with other work, OpenMP threads that spin against each
-other make the small scene model many times slower than one thread does.
+``--threads`` lists the values of ``CINESCOPE_INFERENCE_THREADS`` (torch's intra-op
+threads in the shard worker) to compare in one run, each on a fresh home: decoding runs
+alongside the model, and OpenMP threads that spin against it can make the small scene
+model slower with more threads.
 """
 
 from __future__ import annotations
@@ -107,16 +108,14 @@ def _timed(action: Any) -> tuple[Any, float]:
     return value, time.perf_counter() - started
 
 
-def run(items: int) -> dict[str, Any]:
-    import torch
-
+def run(items: int, threads: int) -> dict[str, Any]:
     from ops.predictions.store import PredictionsStore
     from ops.refresh.infer import infer_shard
     from ops.refresh.merge import merge_shards
     from ops.refresh.plan import plan_refresh
 
     with tempfile.TemporaryDirectory(prefix="refresh-bench-") as tmp:
-        settings = Settings(home=Path(tmp) / "home")
+        settings = Settings(home=Path(tmp) / "home", inference_threads=threads)
         media_s, generate_s = _timed(lambda: make_catalog(settings, items))
         register_champion(settings)
         plan, plan_s = _timed(lambda: plan_refresh(settings, "bench-1"))
@@ -137,7 +136,7 @@ def run(items: int) -> dict[str, Any]:
             "media_s": round(media_s, 1),
             "shards": len(plan.shards),
             "cpus": len(os.sched_getaffinity(0)),
-            "torch_threads": torch.get_num_threads(),
+            "inference_threads": threads,
             "load_average_1min": round(os.getloadavg()[0], 2),
             "generate_s": round(generate_s, 2),
             "plan_s": round(plan_s, 2),
@@ -158,13 +157,9 @@ def run(items: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--items", type=int, default=120)
-    parser.add_argument("--torch-threads", type=int, default=None, help="default: torch's own")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
-    if args.torch_threads is not None:
-        import torch
-
-        torch.set_num_threads(args.torch_threads)
-    figures = run(args.items)
+    figures = [run(args.items, threads) for threads in args.threads]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "refresh.json").write_text(json.dumps(figures, indent=2), encoding="utf-8")
     print(json.dumps(figures, indent=2))

@@ -85,8 +85,12 @@ class PublishedIndex:
         documents = self._backend.item_documents(item_id)
         if not documents or documents[0]["level"] != "item":
             return None
-        item, segments = documents[0], documents[1:]
-        return {"item": item, "segments": segments, "lineage": json.loads(item["lineage"] or "[]")}
+        item, *segments = ({k: v for k, v in d.items() if k != "lineage"} for d in documents)
+        return {
+            "item": item,
+            "segments": segments,
+            "lineage": json.loads(documents[0]["lineage"] or "[]"),
+        }
 
     def similar(self, item_id: str, k: int = 10) -> list[SimilarItem]:
         """Up to ``k`` recommendations for an item (empty when it has none)."""
