@@ -70,36 +70,20 @@ def make_catalog(settings: Settings, items: int) -> float:
 
 def register_champion(settings: Settings) -> str:
     """An untrained scene model shaped like the CPU demo's, registered as the champion."""
-    import mlflow
-    from mlflow import MlflowClient
-
     from models.contracts import AudioContract, FrameContract
     from models.scene import SceneClassifier
     from ops.scene.params import TrainParams
-    from ops.scene.tracking import (
-        CHAMPION_ALIAS,
-        REGISTERED_MODEL,
-        _log_model,
-        _tracking_uri,
-        default_artifact_location,
-    )
+    from ops.scene.tracking import register_scene_model
 
     params = TrainParams.from_yaml(settings.scene_params_file)
     frames = FrameContract(params.frames_per_segment, params.image_size, params.image_size)
     model = SceneClassifier(
         params.labels, frames, AudioContract(), width_multiplier=params.width_multiplier
     ).eval()
-    uri = settings.tracking_uri
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
-    client = MlflowClient(uri)
-    experiment = client.create_experiment("scene", artifact_location=default_artifact_location(uri))
-    with (
-        _tracking_uri(uri),
-        mlflow.start_run(experiment_id=experiment, tags={"dataset_rev": "bench"}),
-    ):
-        version = _log_model(model, REGISTERED_MODEL)
-    client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, version)
-    return version
+    return register_scene_model(
+        model, dataset_rev="bench", tracking_uri=settings.tracking_uri, champion=True
+    )
 
 
 def _timed(action: Any) -> tuple[Any, float]:

@@ -243,6 +243,34 @@ def log_scene_run(
     )
 
 
+def register_scene_model(
+    model: SceneClassifier,
+    *,
+    dataset_rev: str,
+    tracking_uri: str,
+    experiment: str = "scene",
+    registered_model_name: str = REGISTERED_MODEL,
+    champion: bool = False,
+) -> str:
+    """Register an already-built model in a bare run tagged ``dataset_rev``; returns its
+    version. For models that come from elsewhere than ``train_scene`` (an imported
+    checkpoint, a benchmark's or a test's model): no metrics, so the gate cannot judge
+    it, and ``champion=True`` moves the alias directly."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    experiment_id = _experiment_id(client, experiment, default_artifact_location(tracking_uri))
+    with (
+        _tracking_uri(tracking_uri),
+        mlflow.start_run(experiment_id=experiment_id, tags={"dataset_rev": dataset_rev}),
+    ):
+        version = _log_model(model, registered_model_name)
+    if champion:
+        client.set_registered_model_alias(registered_model_name, CHAMPION_ALIAS, version)
+    return version
+
+
 def _log_training(
     result: SceneTrainingResult, params: TrainParams, prepared: PreparedDataset
 ) -> None:

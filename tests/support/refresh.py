@@ -17,11 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import pandas as pd
 import pytest
 import torch
-from mlflow import MlflowClient
 
 from models.contracts import AudioContract, FrameContract
 from models.scene import SceneClassifier
@@ -32,13 +30,7 @@ from ops.refresh.infer import infer_shard
 from ops.refresh.merge import merge_shards
 from ops.refresh.plan import RefreshPlan, plan_refresh
 from ops.sample_site.media import make_video
-from ops.scene.tracking import (
-    CHAMPION_ALIAS,
-    REGISTERED_MODEL,
-    _log_model,
-    _tracking_uri,
-    default_artifact_location,
-)
+from ops.scene.tracking import register_scene_model
 from ops.settings import Settings
 from ops.versioned import Version
 
@@ -54,26 +46,12 @@ RunRefresh = Callable[[Settings, str], tuple[RefreshPlan, Version]]
 def register_scene_version(
     tracking_uri: str, dataset_rev: str, *, champion: bool = True, seed: int = 0
 ) -> str:
-    """Log an untrained scene model in a run tagged ``dataset_rev``, as training does."""
+    """Register an untrained scene model in a run tagged ``dataset_rev``, as training does."""
     torch.manual_seed(seed)
     model = SceneClassifier(list(LABELS), FRAMES, AudioContract(), width_multiplier=0.125).eval()
-    client = MlflowClient(tracking_uri)
-    experiment = client.get_experiment_by_name("scene")
-    experiment_id = (
-        experiment.experiment_id
-        if experiment is not None
-        else client.create_experiment(
-            "scene", artifact_location=default_artifact_location(tracking_uri)
-        )
+    return register_scene_model(
+        model, dataset_rev=dataset_rev, tracking_uri=tracking_uri, champion=champion
     )
-    with (
-        _tracking_uri(tracking_uri),
-        mlflow.start_run(experiment_id=experiment_id, tags={"dataset_rev": dataset_rev}),
-    ):
-        version = _log_model(model, REGISTERED_MODEL)
-    if champion:
-        client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, version)
-    return version
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,7 @@ from ops.scene.tracking import (
     load_scene_model,
     log_scene_run,
     promote_if_better,
+    register_scene_model,
 )
 from ops.scene.train import MODALITIES, SceneTrainingResult, TrainOutcome, VariantResult
 
@@ -308,3 +309,21 @@ def test_load_champion_returns_the_promoted_model(
 def test_git_commit_is_unknown_outside_a_checkout(tmp_path: Path) -> None:
     assert git_commit(tmp_path) == "unknown"
     assert len(git_commit()) in (40, len("unknown"))
+
+
+def test_register_scene_model_tags_the_data_and_can_crown_it(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    frames = FrameContract(frames_per_segment=1, height=32, width=32)
+    model = SceneClassifier(["kiss"], frames, AudioContract(), width_multiplier=0.125).eval()
+    first = register_scene_model(model, dataset_rev="labels/scene/v7", tracking_uri=uri)
+    second = register_scene_model(
+        model, dataset_rev="labels/scene/v8", tracking_uri=uri, champion=True
+    )
+    client = MlflowClient(uri)
+    assert (first, second) == ("1", "2")
+    champion = client.get_model_version_by_alias("scene", "champion")
+    assert str(champion.version) == "2"
+    assert client.get_run(champion.run_id).data.tags["dataset_rev"] == "labels/scene/v8"
+    reloaded = load_scene_model("models:/scene/1", uri)
+    inputs = SceneInput(frames, AudioContract()).example(batch=2)
+    assert torch.equal(reloaded.predict_proba(*inputs), model.predict_proba(*inputs))
