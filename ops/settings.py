@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     http_backoff_s: float = Field(
         default=0.5, ge=0, description="first retry delay, doubled each time"
     )
+    http_download_deadline_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="total time one media download may take (a trickling server is cut off)",
+    )
     http_user_agent: str = "cinescope/0.1 (+catalog crawler)"
     max_download_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     max_pages_per_source: int = Field(default=10_000, gt=0)

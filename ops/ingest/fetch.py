@@ -2,7 +2,9 @@
 
 Every request goes through :class:`HttpFetcher`, which checks each URL (and
 each redirect target) against the source's :class:`NetworkPolicy` before
-connecting, and streams media straight into the raw store.
+connecting, connects only to addresses the policy checked (:class:`PinnedBackend`),
+and streams media straight into the raw store within a total time limit per
+download, so a server trickling bytes cannot hold a worker forever.
 """
 
 from __future__ import annotations
@@ -11,24 +13,30 @@ import contextlib
 import hashlib
 import json
 import re
+import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from ops.atomic import atomic_open
-from ops.ingest.netguard import NetworkPolicy, RefusedURL
+from ops.ingest.netguard import NetworkPolicy, PinnedBackend, RefusedURL
 from ops.ingest.rawstore import RawStore, SizeCapExceeded
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})  # not 304: that is a cache hit
 MAX_REDIRECTS = 5
 MAX_PAGE_BYTES = 8 * 1024 * 1024
+
+_download_ends_at: ContextVar[float | None] = ContextVar("download_ends_at", default=None)
+"""Monotonic time the download running in this thread must be done by (None: no download)."""
 
 
 class FetchError(Exception):
@@ -63,6 +71,86 @@ class Download:
     etag: str | None
     last_modified: str | None
     attempts: int
+
+
+def _past_deadline() -> bool:
+    ends_at = _download_ends_at.get()
+    return ends_at is not None and time.monotonic() >= ends_at
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose reads never wait past the current download's deadline.
+
+    Enforced per socket read, so neither a trickle of bytes (each within the
+    read timeout) nor a body that decodes to nothing for a long time outlasts it.
+    """
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        ends_at = _download_ends_at.get()
+        if ends_at is not None:
+            left = ends_at - time.monotonic()
+            if left <= 0:
+                raise httpcore.ReadTimeout("download deadline passed")
+            timeout = left if timeout is None else min(timeout, left)
+        return self._inner.read(max_bytes, timeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, timeout)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> object:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """Wraps every connection of ``inner`` in a :class:`_DeadlineStream`."""
+
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _DeadlineStream(stream)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def _guarded_transport(policy: NetworkPolicy, limits: httpx.Limits) -> httpx.HTTPTransport:
+    """An httpx transport whose connections go through :class:`PinnedBackend` and deadlines.
+
+    httpx 0.28 takes no network backend, so its connection pool is replaced by
+    an httpcore pool built with one (same settings httpx would use).
+    """
+    transport = httpx.HTTPTransport(limits=limits, trust_env=False)
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(trust_env=False),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=_DeadlineBackend(PinnedBackend(policy)),
+    )
+    return transport
 
 
 class HostLimiter:
@@ -149,6 +237,7 @@ class HttpFetcher:
         backoff_s: float,
         rate_per_s: float,
         concurrency: int,
+        download_deadline_s: float,
         page_cache: PageCache | None = None,
         on_retry: Callable[[str, str], None] | None = None,
     ) -> None:
@@ -158,11 +247,12 @@ class HttpFetcher:
         self.limiter = HostLimiter(rate_per_s, concurrency)
         self.page_cache = page_cache
         self.on_retry = on_retry
+        self.download_deadline_s = download_deadline_s
         self._client = httpx.Client(
             headers={"User-Agent": user_agent},
             timeout=httpx.Timeout(timeout_s),
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=concurrency * 4),
+            transport=_guarded_transport(policy, httpx.Limits(max_connections=concurrency * 4)),
             trust_env=False,
         )
         self._stats_lock = threading.Lock()
@@ -212,8 +302,11 @@ class HttpFetcher:
             try:
                 request = self._client.build_request("GET", current, headers=headers)
                 response = self._client.send(request, stream=True)
+            except RefusedURL as exc:  # the address check where the connection is made
+                prefix = "redirect to " if current != url else ""
+                raise FetchError(url, prefix + exc.reason) from exc
             except httpx.TimeoutException as exc:
-                raise FetchError(url, "timeout", retryable=True) from exc
+                raise self._timeout_error(url, "timeout", retryable=True) from exc
             except httpx.TransportError as exc:
                 raise FetchError(
                     url, f"connection error ({type(exc).__name__})", retryable=True
@@ -233,6 +326,12 @@ class HttpFetcher:
                 raise FetchError(url, f"HTTP {status}", retryable=status in RETRY_STATUSES)
             return response
         raise FetchError(url, f"more than {MAX_REDIRECTS} redirects")
+
+    def _timeout_error(self, url: str, reason: str, *, retryable: bool) -> FetchError:
+        """A timeout that ran into the download deadline is the deadline's failure, final."""
+        if _past_deadline():
+            return FetchError(url, f"download exceeded {self.download_deadline_s:g} s")
+        return FetchError(url, reason, retryable=retryable)
 
     def get_page(self, url: str) -> Page:
         """Fetch an HTML/XML/JSON document, answering from the page cache on 304."""
@@ -272,7 +371,28 @@ class HttpFetcher:
         etag: str | None = None,
         last_modified: str | None = None,
     ) -> Download:
-        """Stream a media file into the raw store, or learn it is unchanged (304)."""
+        """Stream a media file into the raw store, or learn it is unchanged (304).
+
+        The whole download (retries and redirects included) must finish within
+        ``download_deadline_s``; past it the download fails for good with
+        "download exceeded N s" and its partial file is removed. Not retried:
+        the same server would most likely trickle again, and retrying would
+        multiply the time a worker is held; the next scheduled run tries anew.
+        """
+        token = _download_ends_at.set(time.monotonic() + self.download_deadline_s)
+        try:
+            return self._download(url, store, max_bytes, etag, last_modified)
+        finally:
+            _download_ends_at.reset(token)
+
+    def _download(
+        self,
+        url: str,
+        store: RawStore,
+        max_bytes: int,
+        etag: str | None,
+        last_modified: str | None,
+    ) -> Download:
         response, attempts = self._open(url, _validators(etag, last_modified))
         with contextlib.closing(response):
             headers = response.headers
@@ -290,7 +410,9 @@ class HttpFetcher:
             except SizeCapExceeded as exc:
                 raise FetchError(url, str(exc)) from exc
             except httpx.TimeoutException as exc:
-                raise FetchError(url, "timeout while downloading") from exc
+                raise self._timeout_error(
+                    url, "timeout while downloading", retryable=False
+                ) from exc
             except httpx.TransportError as exc:
                 raise FetchError(
                     url, f"connection error while downloading ({type(exc).__name__})"

@@ -160,6 +160,7 @@ class SourceIngester:
             backoff_s=self.settings.http_backoff_s,
             rate_per_s=source.rate_per_s,
             concurrency=source.concurrency,
+            download_deadline_s=self.settings.http_download_deadline_s,
             page_cache=PageCache(self.settings.http_cache_dir / source.name),
             on_retry=count_retry,
         )

@@ -1,0 +1,190 @@
+"""HttpFetcher against a real local server: pinned addresses and the per-download deadline."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ops.ingest.fetch import FetchError, HttpFetcher
+from ops.ingest.netguard import NetworkPolicy
+from ops.ingest.pipeline import ingest_source
+from ops.ingest.rawstore import RawStore
+from ops.sample_site.server import SampleSiteServer
+from ops.settings import Settings
+
+PAYLOAD = os.urandom(200_000)
+TRICKLE_BYTES_PER_S = 2_000  # 200 kB would take 100 s: only the deadline ends it sooner
+
+
+class _Answers:
+    """A resolver that gives scripted answers in turn (the last one repeats) and counts lookups."""
+
+    def __init__(self, *answers: list[str]) -> None:
+        self.answers = answers
+        self.lookups = 0
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        self.lookups += 1
+        return self.answers[min(self.lookups, len(self.answers)) - 1]
+
+
+def _fetcher(policy: NetworkPolicy, *, deadline_s: float = 60.0, retries: int = 0) -> HttpFetcher:
+    return HttpFetcher(
+        policy,
+        user_agent="cinescope-test",
+        timeout_s=5.0,
+        retries=retries,
+        backoff_s=0.0,
+        rate_per_s=1000.0,
+        concurrency=2,
+        download_deadline_s=deadline_s,
+    )
+
+
+def _local(server: SampleSiteServer) -> NetworkPolicy:
+    return NetworkPolicy(frozenset({"127.0.0.1"}), frozenset({f"127.0.0.1:{server.port}"}))
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[SampleSiteServer]:
+    public = tmp_path / "site" / "public"
+    (public / "media").mkdir(parents=True)
+    (public / "index.html").write_text("<html><body>catalog</body></html>")
+    (public / "media" / "clip.mp4").write_bytes(PAYLOAD)
+    with SampleSiteServer(tmp_path / "site", throttle_bytes_per_s=TRICKLE_BYTES_PER_S) as server:
+        yield server
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> RawStore:
+    return RawStore(tmp_path / "raw", tmp_path / "scratch")
+
+
+def _files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+
+
+# --- DNS rebinding ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call", ["page", "download"])
+def test_rebound_dns_answer_never_reaches_the_local_server(
+    site: SampleSiteServer, store: RawStore, call: str
+) -> None:
+    """Public to the URL check, loopback a moment later: the connection is refused."""
+    answers = _Answers(["93.184.216.34"], ["127.0.0.1"])
+    policy = NetworkPolicy(frozenset({"films.test"}), resolver=answers)
+    base = f"http://films.test:{site.port}"
+    with _fetcher(policy) as fetcher, pytest.raises(FetchError) as caught:
+        if call == "page":
+            fetcher.get_page(f"{base}/index.html")
+        else:
+            fetcher.download(f"{base}/media/clip.mp4", store, max_bytes=1 << 20)
+    assert caught.value.reason == "private address 127.0.0.1 (from films.test) refused"
+    assert not caught.value.retryable
+    assert answers.lookups == 2  # the URL check passed; the connect-time check refused
+    assert site.requests_for("/index.html") + site.requests_for("/media/clip.mp4") == 0
+
+
+def test_host_name_pinned_to_an_opted_in_local_address_is_fetched(site: SampleSiteServer) -> None:
+    answers = _Answers(["127.0.0.1"])
+    policy = NetworkPolicy(
+        frozenset({"films.test"}), frozenset({f"films.test:{site.port}"}), answers
+    )
+    with _fetcher(policy) as fetcher:
+        page = fetcher.get_page(f"http://films.test:{site.port}/index.html")
+    assert page.status == 200
+    assert page.body == b"<html><body>catalog</body></html>"
+    assert site.requests_for("/index.html") == 1
+
+
+def test_download_from_the_local_test_server_still_works(
+    site: SampleSiteServer, store: RawStore
+) -> None:
+    with _fetcher(_local(site)) as fetcher:
+        got = fetcher.download(f"{site.base_url}/media/clip.mp4", store, max_bytes=1 << 20)
+    assert got.sha256 == hashlib.sha256(PAYLOAD).hexdigest()
+    assert store.path_for(got.sha256).read_bytes() == PAYLOAD
+
+
+# --- the per-download deadline ------------------------------------------------------------------
+
+
+def test_trickling_download_fails_at_the_deadline_and_leaves_nothing(
+    site: SampleSiteServer, store: RawStore
+) -> None:
+    with (
+        _fetcher(_local(site), deadline_s=0.4, retries=2) as fetcher,
+        pytest.raises(FetchError) as caught,
+    ):
+        fetcher.download(f"{site.base_url}/throttle/media/clip.mp4", store, max_bytes=1 << 20)
+    assert caught.value.reason == "download exceeded 0.4 s"
+    assert not caught.value.retryable
+    assert site.requests_for("/throttle/media/clip.mp4") == 1  # not retried
+    assert _files(store.scratch) == []
+    assert _files(store.root) == []
+
+
+def test_deadline_is_per_download_not_per_fetcher(site: SampleSiteServer, store: RawStore) -> None:
+    """A download that ran into the deadline does not shorten the next one."""
+    with _fetcher(_local(site), deadline_s=1.0) as fetcher:
+        with pytest.raises(FetchError):
+            fetcher.download(f"{site.base_url}/throttle/media/clip.mp4", store, max_bytes=1 << 20)
+        got = fetcher.download(f"{site.base_url}/media/clip.mp4", store, max_bytes=1 << 20)
+        page = fetcher.get_page(f"{site.base_url}/index.html")
+    assert got.bytes == len(PAYLOAD)
+    assert page.status == 200
+
+
+def test_download_over_the_deadline_is_quarantined_and_the_run_goes_on(
+    site: SampleSiteServer, tmp_path: Path
+) -> None:
+    public = tmp_path / "site" / "public"
+    slow_url = f"{site.base_url}/throttle/media/clip.mp4"
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "trickle",
+        "items": [
+            {
+                "id": "fast",
+                "title": "Fast",
+                "url": "/fast.html",
+                "attachments": [{"url": "/media/clip.mp4", "mime_type": "video/mp4"}],
+            },
+            {
+                "id": "slow",
+                "title": "Slow",
+                "url": "/slow.html",
+                "attachments": [{"url": "/throttle/media/clip.mp4", "mime_type": "video/mp4"}],
+            },
+        ],
+    }
+    (public / "feed.json").write_text(json.dumps(feed))
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        "sources:\n  - name: trickle\n    kind: http\n"
+        f"    feeds: ['{site.base_url}/feed.json']\n"
+        f"    allow_private: ['127.0.0.1:{site.port}']\n    respect_robots: false\n"
+    )
+    settings = Settings(
+        home=tmp_path / "home",
+        sources_file=sources,
+        http_download_deadline_s=0.5,
+        http_retries=0,
+    )
+    staged = ingest_source("trickle", settings=settings)
+    refusals = pd.read_parquet(staged.refusals_path)
+    assert refusals[["url", "reason"]].to_dict(orient="records") == [
+        {"url": slow_url, "reason": "download exceeded 0.5 s"}
+    ]
+    items = json.loads(Path(staged.items_path).read_text())
+    assert [(i["url"], i["fetch_status"]) for i in items] == [
+        (f"{site.base_url}/media/clip.mp4", "new")
+    ]
+    assert list((settings.tmp_dir / "downloads").glob("*.part")) == []
