@@ -405,7 +405,7 @@ def search(
             _fail(str(error), code=2)
     console.print(search_table(result))
     if result.facets:
-        console.print(facets_table(result.facets))
+        console.print(facets_table(result))
 
 
 def _describe(problem: Any) -> str:

@@ -140,12 +140,18 @@ def search_table(page: SearchPage) -> Table:
     return table
 
 
-def facets_table(facets: dict[str, dict[str, int]], limit: int = 8) -> Table:
-    """Facet counts over all matches, most frequent values first."""
-    table = Table(title="facets", title_justify="left")
+def facets_table(page: SearchPage, limit: int = 8) -> Table:
+    """Facet counts, most frequent values first; says when they cover only part of the
+    matches (broad queries count the best-ranked or an even sample of them)."""
+    title = (
+        "facets"
+        if page.facets_exact
+        else (f"facets (over {page.facets_counted:,} of {page.total:,} matches)")
+    )
+    table = Table(title=title, title_justify="left")
     table.add_column("facet")
     table.add_column("values (count)", overflow="fold")
-    for facet, counts in facets.items():
+    for facet, counts in page.facets.items():
         ranked = sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))
         more = f", ... {len(ranked) - limit} more" if len(ranked) > limit else ""
         shown = ", ".join(f"{value} ({count})" for value, count in ranked[:limit])

@@ -150,7 +150,7 @@ def _refresh_demo(settings: Settings) -> int:
         console.print(f"[bold]$ cinescope search {word}[/]")
         page = index.search(SearchQuery(q=word, level="item", page_size=5))
         console.print(search_table(page))
-        console.print(facets_table(page.facets))
+        console.print(facets_table(page))
         console.print("[bold]$ cinescope search --kind audio[/]")
         console.print(search_table(index.search(SearchQuery(kind=["audio"], page_size=5))))
         if videos.empty:

@@ -7,6 +7,11 @@ indexes; ``facet_count`` / ``scope_total`` hold the counts of the plain listings
 A schema is built in one transaction (dropped and created afresh), so readers see the
 whole version or none of it. Query text becomes a tsquery of quoted words only (see
 ops.index.text.query_terms), always passed as a parameter.
+
+A search keeps at most FACET_MATCHES matches for the page and the facet counts: a
+ranked query its best-ranked ones (a top-N sort), a filtered listing an even sample of
+the listing (see ops.index.text.listing_stride). The total is counted apart only when
+that many are kept, and a page outside them is read afresh.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -24,6 +30,7 @@ from ops.index.query import SearchPage, SearchQuery
 from ops.index.schema import DOCUMENT_COLUMNS
 from ops.index.text import (
     FACET_COLUMNS,
+    FACET_MATCHES,
     LIST_FILTERS,
     SNIPPET_ELLIPSIS,
     SNIPPET_END,
@@ -33,8 +40,11 @@ from ops.index.text import (
     Mode,
     Term,
     document_table,
+    facet_limit,
     hit_score,
     listing_scope,
+    listing_stride,
+    page_within,
     query_terms,
     scalar_conditions,
     search_hit,
@@ -161,9 +171,12 @@ def drop(dsn: str, schema: str) -> None:
 class PostgresSearchBackend:
     """A built index version's schema, read through one shared autocommit connection."""
 
-    def __init__(self, connection: psycopg.Connection[Any], schema: str) -> None:
+    def __init__(
+        self, connection: psycopg.Connection[Any], schema: str, facet_matches: int = FACET_MATCHES
+    ) -> None:
         self._connection = connection
         self._schema = schema
+        self._facet_matches = facet_limit(facet_matches)
         self._lock = threading.Lock()
 
     @classmethod
@@ -196,9 +209,12 @@ class PostgresSearchBackend:
             cursor.execute("ANALYZE documents")
 
     @classmethod
-    def open(cls, dsn: str, schema: str) -> PostgresSearchBackend:
-        """Connect (read-only) to a built schema."""
+    def open(
+        cls, dsn: str, schema: str, facet_matches: int = FACET_MATCHES
+    ) -> PostgresSearchBackend:
+        """Connect (read-only) to a built schema; facets count at most ``facet_matches``."""
         name = validate_schema_name(schema)
+        facet_limit(facet_matches)
         connection = psycopg.connect(dsn, autocommit=True)
         try:
             connection.execute("SET default_transaction_read_only = on")
@@ -211,7 +227,7 @@ class PostgresSearchBackend:
         except BaseException:
             connection.close()
             raise
-        return cls(connection, name)
+        return cls(connection, name, facet_matches)
 
     def search(self, query: SearchQuery, doc_ids: list[str] | None = None) -> SearchPage:
         mode = search_mode(query, doc_ids)
@@ -264,30 +280,47 @@ class PostgresSearchBackend:
             page_size=query.page_size,
             hits=[search_hit(_document(row), 0.0, None) for row in rows],
             facets=top_facets(counts),
+            facets_counted=found[0] if found else 0,
         )
 
     def _search_page(self, query: SearchQuery, doc_ids: list[str] | None, mode: Mode) -> SearchPage:
         terms = query_terms(query.q)
         if query.q.strip() and not terms:
             return SearchPage(
-                total=0, page=query.page, page_size=query.page_size, hits=[], facets=top_facets([])
+                total=0,
+                page=query.page,
+                page_size=query.page_size,
+                hits=[],
+                facets=top_facets([]),
+                facets_counted=0,
             )
         tsquery = tsquery_expression(terms)
-        source, rank, params = _source(mode, tsquery, doc_ids)
+        source = _source(mode, tsquery, doc_ids)
         conditions, filter_params = _conditions(query, tsquery)
-        matches = (
-            f"SELECT d.docno, {rank} AS rank, d.kind, d.year, d.labels, d.genres, d.moods, "
-            f"d.people {source} WHERE {' AND '.join(conditions)}"
+        where = " AND ".join(conditions)
+        params = (*source.params, *filter_params)
+        limit = self._facet_matches
+        count = f"SELECT count(*) {source.tables} WHERE {where}"
+        total: int | None = None
+        stride = 1
+        if mode == "listing":
+            total = self._count(count, params)
+            stride = listing_stride(total, limit)
+        sample = " AND d.docno %% %s = 0" if stride > 1 else ""
+        kept = (
+            f"SELECT d.docno, {source.rank} AS rank, d.kind, d.year, d.labels, d.genres, "
+            f"d.moods, d.people {source.tables} WHERE {where}{sample} "
+            f"ORDER BY {source.order} LIMIT %s"
         )
         counts = (
             "SELECT facet, value, count(*) AS count FROM ("
-            + _FACET_ROWS.format(scope="1 AS one", source="matches")
+            + _FACET_ROWS.format(scope="1 AS one", source="kept")
             + ") AS rows GROUP BY facet, value"
         )
         statement = f"""
-            WITH matches AS MATERIALIZED ({matches}),
-            page AS (SELECT docno, rank FROM matches ORDER BY rank DESC, docno LIMIT %s OFFSET %s)
-            SELECT (SELECT count(*) FROM matches),
+            WITH kept AS MATERIALIZED ({kept}),
+            page AS (SELECT docno, rank FROM kept ORDER BY rank DESC, docno LIMIT %s OFFSET %s)
+            SELECT (SELECT count(*) FROM kept),
                    (SELECT coalesce(json_agg(json_build_array(facet, value, count)), '[]')
                     FROM ({_TOP_VALUES.format(counts=counts)}) AS top),
                    (SELECT coalesce(json_agg(json_build_array(docno, rank)
@@ -295,10 +328,18 @@ class PostgresSearchBackend:
         """
         row = self._connection.execute(
             statement,
-            (*params, *filter_params, query.page_size, _offset(query)),
+            (*params, *([stride] if stride > 1 else []), limit, query.page_size, _offset(query)),
         ).fetchone()
         assert row is not None
-        total, counts_rows, page = row
+        kept_count, counts_rows, page = row
+        if total is None:
+            total = kept_count if kept_count < limit else self._count(count, params)
+        if not page_within(query, mode, kept_count, total):
+            page = self._connection.execute(
+                f"SELECT d.docno, {source.rank} AS rank {source.tables} WHERE {where} "
+                f"ORDER BY {source.order} LIMIT %s OFFSET %s",
+                (*params, query.page_size, _offset(query)),
+            ).fetchall()
         documents = self._page_documents([docno for docno, _ in page], tsquery)
         return SearchPage(
             total=total,
@@ -309,7 +350,13 @@ class PostgresSearchBackend:
                 for docno, rank in page
             ],
             facets=top_facets(counts_rows),
+            facets_exact=kept_count == total,
+            facets_counted=kept_count,
         )
+
+    def _count(self, statement: str, params: Sequence[Any]) -> int:
+        found = self._connection.execute(statement, params).fetchone()
+        return int(found[0]) if found else 0
 
     def _page_documents(
         self, docnos: list[int], tsquery: str
@@ -328,22 +375,35 @@ class PostgresSearchBackend:
         return {row[0]: (_document(row[1:-1]), row[-1] or None) for row in rows}
 
 
-def _source(mode: Mode, tsquery: str, doc_ids: list[str] | None) -> tuple[str, str, list[Any]]:
-    """FROM clause, rank expression (higher first) and parameters of the candidates."""
+@dataclass(frozen=True)
+class _Source:
+    """Where a query's candidates come from: FROM clause, rank (higher first), the order
+    of rank then docno (as an index can give it), parameters."""
+
+    tables: str
+    rank: str
+    order: str
+    params: list[Any]
+
+
+def _source(mode: Mode, tsquery: str, doc_ids: list[str] | None) -> _Source:
+    """The candidates of ``mode``."""
     if mode == "vector":
-        return (
+        return _Source(
             "FROM unnest(%s::text[]) WITH ORDINALITY AS w(doc_id, position) "
             "JOIN documents AS d ON d.doc_id = w.doc_id",
             "-w.position",
+            "w.position",
             [list(dict.fromkeys(doc_ids or []))],
         )
     if mode == "text":
-        return (
+        return _Source(
             f"FROM documents AS d, to_tsquery('{TEXT_CONFIG}', %s) AS query",
             "ts_rank(d.tsv, query)",
+            "rank DESC, d.docno",
             [tsquery],
         )
-    return "FROM documents AS d", "-d.docno", []
+    return _Source("FROM documents AS d", "-d.docno", "d.docno", [])
 
 
 def _conditions(query: SearchQuery, tsquery: str) -> tuple[list[str], list[Any]]:

@@ -66,7 +66,14 @@ class SearchHit(BaseModel):
 
 
 class SearchPage(BaseModel):
-    """One page of hits, the total match count, and facet counts over all matches."""
+    """One page of hits, the total match count, and facet counts over the matches.
+
+    ``total`` is always exact. A broad query's facets count only part of its matches
+    (ops.index.text.FACET_MATCHES at most): a text or vector search its best-ranked ones,
+    a filtered listing (no rank) an even sample of the listing; counting hundreds of
+    thousands of matches would take seconds. ``facets_exact`` says whether the facets
+    cover every match, ``facets_counted`` how many they cover.
+    """
 
     total: int
     page: int
@@ -74,6 +81,14 @@ class SearchPage(BaseModel):
     hits: list[SearchHit]
     facets: dict[str, dict[str, int]] = Field(default_factory=dict)
     index_version: str | None = None
+    facets_exact: bool = Field(
+        default=True, description="True when the facet counts cover every match"
+    )
+    facets_counted: int | None = Field(
+        default=None,
+        description="how many matches the facet counts cover: total when facets_exact, "
+        "else the best-ranked ones or a sample of a listing (None: not reported)",
+    )
 
 
 class SimilarItem(BaseModel):

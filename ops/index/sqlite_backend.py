@@ -12,9 +12,13 @@ Layout of the file, built once and then only read:
   are one GROUP BY over the matching rows, and list filters one index lookup.
 - ``facet_count`` / ``scope_total``: counts for the plain listings (all, item, segment).
 
-A query's matches go into a temporary table once; total, page and facet counts are
-read from it. Query text is reduced to quoted words (see ops.index.text.query_terms):
-the words are ANDed, and ``word*`` matches words starting with ``word``.
+A query keeps at most FACET_MATCHES matches in a temporary table, for the page and the
+facet counts: a ranked query its best-ranked ones (SQLite's top-N sort over BM25), a
+filtered listing an even sample of the listing (see ops.index.text.listing_stride). The
+total is counted apart only when the table is full (FTS5 alone counts 10^5 matches in
+milliseconds), and a page outside the table is read afresh. Query text is reduced to
+quoted words (see ops.index.text.query_terms): the words are ANDed, and ``word*``
+matches words starting with ``word``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +41,7 @@ from ops.index.query import SearchPage, SearchQuery
 from ops.index.schema import DOCUMENT_COLUMNS
 from ops.index.text import (
     FACET_COLUMNS,
+    FACET_MATCHES,
     LIST_COLUMNS,
     LIST_FILTERS,
     SNIPPET_ELLIPSIS,
@@ -46,9 +52,12 @@ from ops.index.text import (
     Mode,
     Term,
     document_table,
+    facet_limit,
     facet_values,
     hit_score,
     listing_scope,
+    listing_stride,
+    page_within,
     query_terms,
     scalar_conditions,
     search_hit,
@@ -167,8 +176,9 @@ def fts_expression(terms: Sequence[Term]) -> str:
 class SqliteSearchBackend:
     """A read-only search index file; safe to share between threads (one connection each)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, facet_matches: int = FACET_MATCHES) -> None:
         self._path = path
+        self._facet_matches = facet_limit(facet_matches)
         self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -192,11 +202,11 @@ class SqliteSearchBackend:
                 connection.close()
 
     @classmethod
-    def open(cls, path: Path) -> SqliteSearchBackend:
-        """Open a built index file read-only."""
+    def open(cls, path: Path, facet_matches: int = FACET_MATCHES) -> SqliteSearchBackend:
+        """Open a built index file read-only; facets count at most ``facet_matches``."""
         if not path.is_file():
             raise FileNotFoundError(f"search index file not found: {path}")
-        backend = cls(path)
+        backend = cls(path, facet_matches)
         with backend._connection() as connection:
             connection.execute("SELECT 1 FROM scope_total").fetchall()
         return backend
@@ -207,7 +217,7 @@ class SqliteSearchBackend:
             scope = listing_scope(query, doc_ids)
             if scope is not None:
                 return _listing_page(connection, query, scope)
-            return _search_page(connection, query, doc_ids, mode)
+            return _search_page(connection, query, doc_ids, mode, self._facet_matches)
 
     def documents(self, doc_ids: list[str]) -> list[dict[str, Any]]:
         with self._connection() as connection:
@@ -314,6 +324,7 @@ def _listing_page(connection: sqlite3.Connection, query: SearchQuery, scope: str
         page_size=query.page_size,
         hits=[search_hit(_document(row), 0.0, None) for row in rows],
         facets=top_facets(counts),
+        facets_counted=total,
     )
 
 
@@ -322,24 +333,36 @@ def _search_page(
     query: SearchQuery,
     doc_ids: list[str] | None,
     mode: Mode,
+    limit: int,
 ) -> SearchPage:
     terms = query_terms(query.q)
     if query.q.strip() and not terms:
         return SearchPage(
-            total=0, page=query.page, page_size=query.page_size, hits=[], facets=top_facets([])
+            total=0,
+            page=query.page,
+            page_size=query.page_size,
+            hits=[],
+            facets=top_facets([]),
+            facets_counted=0,
         )
     match = fts_expression(terms)
-    source, rank, params = _source(mode, match, doc_ids)
-    conditions, filter_params = _conditions(query, mode, match)
-    connection.execute("DELETE FROM temp.matches")
-    total = connection.execute(
-        f"INSERT INTO temp.matches (docno, rank) SELECT d.docno, {rank} {source} "
-        f"WHERE {' AND '.join(conditions)}",
-        (*params, *filter_params),
-    ).rowcount
+    filters, filter_params = _filters(query)
+    conditions = [*_text_conditions(mode, match), *filters] or ["1"]
+    source = _source(mode, doc_ids, filtered=bool(filters))
+    where = " AND ".join(conditions)
+    matches = (
+        f"SELECT {source.docno}, {source.rank} {source.tables} WHERE {where} "
+        f"ORDER BY {source.order}"
+    )
+    params = (*source.params, *([match] if match else []), *filter_params)
+    kept, total = _keep_matches(connection, mode, source, where, params, limit)
+    if page_within(query, mode, kept, total):
+        page_rows = "SELECT docno, rank FROM temp.matches ORDER BY rank DESC, docno"
+        page_params: tuple[Any, ...] = ()
+    else:
+        page_rows, page_params = matches, params
     page = connection.execute(
-        "SELECT docno, rank FROM temp.matches ORDER BY rank DESC, docno LIMIT ? OFFSET ?",
-        (query.page_size, _offset(query)),
+        f"{page_rows} LIMIT ? OFFSET ?", (*page_params, query.page_size, _offset(query))
     ).fetchall()
     counts = connection.execute(
         _TOP_VALUES.format(
@@ -358,45 +381,85 @@ def _search_page(
             for docno, rank in page
         ],
         facets=top_facets(counts),
+        facets_exact=kept == total,
+        facets_counted=kept,
     )
 
 
-def _source(mode: Mode, match: str, doc_ids: list[str] | None) -> tuple[str, str, list[Any]]:
-    """FROM clause, rank expression (higher first) and parameters of the candidates."""
+def _keep_matches(
+    connection: sqlite3.Connection,
+    mode: Mode,
+    source: _Source,
+    where: str,
+    params: Sequence[Any],
+    limit: int,
+) -> tuple[int, int]:
+    """Fill temp.matches with at most ``limit`` matches (the best-ranked, or an even sample
+    of a listing); return how many it holds and the total match count."""
+    count = f"SELECT count(*) {source.tables} WHERE {where}"
+    total: int | None = None
+    stride = 1
+    if mode == "listing":
+        (total,) = connection.execute(count, params).fetchone()
+        stride = listing_stride(total, limit)
+    sample = " AND d.docno % ? = 0" if stride > 1 else ""
+    connection.execute("DELETE FROM temp.matches")
+    kept: int = connection.execute(
+        f"INSERT INTO temp.matches (docno, rank) SELECT {source.docno}, {source.rank} "
+        f"{source.tables} WHERE {where}{sample} ORDER BY {source.order} LIMIT ?",
+        (*params, *([stride] if stride > 1 else []), limit),
+    ).rowcount
+    if total is None:
+        total = kept if kept < limit else connection.execute(count, params).fetchone()[0]
+    return kept, total
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where a query's candidates come from: FROM clause, their docno and rank (higher
+    first), ORDER BY for rank then docno (as the rowid or position where one gives that
+    order, so a top-N read can stop early; bm25 only by its result column), parameters."""
+
+    tables: str
+    docno: str
+    rank: str
+    order: str
+    params: list[Any]
+
+
+def _source(mode: Mode, doc_ids: list[str] | None, filtered: bool) -> _Source:
+    """The candidates of ``mode``; text without filters reads FTS5 alone (no document rows)."""
     if mode == "vector":
         ranked = json.dumps(list(dict.fromkeys(doc_ids or [])))
-        return (
+        return _Source(
             "FROM json_each(?) AS w JOIN documents AS d ON d.doc_id = w.value",
+            "d.docno",
             "-(w.key + 1)",
+            "w.key",
             [ranked],
         )
     if mode == "text":
         weights = ", ".join(str(weight) for weight in BM25_WEIGHTS)
-        return (
-            "FROM fts JOIN documents AS d ON d.docno = fts.rowid",
-            f"-bm25(fts, {weights})",
-            [],
-        )
-    return "FROM documents AS d", "-d.docno", []
+        tables = "FROM fts JOIN documents AS d ON d.docno = fts.rowid" if filtered else "FROM fts"
+        return _Source(tables, "fts.rowid", f"-bm25(fts, {weights})", "2 DESC, 1", [])
+    return _Source("FROM documents AS d", "d.docno", "-d.docno", "d.docno", [])
 
 
-def _conditions(query: SearchQuery, mode: Mode, match: str) -> tuple[list[str], list[Any]]:
-    """WHERE conditions for the query's text and filters, with their parameters.
+def _text_conditions(mode: Mode, match: str) -> list[str]:
+    """The text condition (one parameter: the MATCH expression), if the query has text.
 
-    In vector mode a text query, if any, narrows the caller's list without ranking it.
+    In vector mode a text query narrows the caller's list without ranking it.
     """
-    conditions: list[str] = ["1"]
-    params: list[Any] = []
-    if match:
-        conditions.append(
-            "fts MATCH ?"
-            if mode == "text"
-            else "d.docno IN (SELECT rowid FROM fts WHERE fts MATCH ?)"
-        )
-        params.append(match)
-    scalar, values = scalar_conditions(query, "?")
-    conditions += scalar
-    params += values
+    if not match:
+        return []
+    return [
+        "fts MATCH ?" if mode == "text" else "d.docno IN (SELECT rowid FROM fts WHERE fts MATCH ?)"
+    ]
+
+
+def _filters(query: SearchQuery) -> tuple[list[str], list[Any]]:
+    """WHERE conditions on ``d`` (the documents) for the query's filters, with parameters."""
+    conditions, params = scalar_conditions(query, "?")
     if query.kind:
         conditions.append("d.kind IN (SELECT value FROM json_each(?))")
         params.append(json.dumps(query.kind))

@@ -34,6 +34,14 @@ LIST_FILTERS = ("label", "genre", "mood", "person")
 """Facets filtered through a multi-valued column (SearchQuery attribute == facet name)."""
 
 TOP_FACET_VALUES = 20
+FACET_MATCHES = 10_000
+"""A search counts facets over at most this many matches: the best-ranked, or for a
+filtered listing (no rank) an even sample.
+
+Counting every match of a broad query (a common word: 10^5 of 10^6 documents) cost
+seconds; 10,000 cost about 25 ms. The answer says when the cut applied
+(SearchPage.facets_exact, facets_counted); the total stays exact.
+"""
 SNIPPET_START = "<b>"
 SNIPPET_END = "</b>"
 SNIPPET_ELLIPSIS = "…"
@@ -107,6 +115,27 @@ def scalar_conditions(query: SearchQuery, placeholder: str) -> tuple[list[str], 
     ]
     chosen = [(f"{column} {placeholder}", value) for column, value in filters if value is not None]
     return [condition for condition, _ in chosen], [value for _, value in chosen]
+
+
+def facet_limit(limit: int) -> int:
+    """Check a backend's facet limit (FACET_MATCHES unless a caller needs another)."""
+    if limit < 1:
+        raise ValueError(f"facet limit must be at least 1 match, got {limit}")
+    return limit
+
+
+def listing_stride(total: int, limit: int) -> int:
+    """Every how many-th document (by listing position) a filtered listing of ``total``
+    matches counts facets over: 1 (every match) up to ``limit``, else about ``limit``
+    spread evenly over the listing. A listing has no rank, so its first matches (by
+    title) would be a skewed sample; ranked queries count their best-ranked instead."""
+    return max(1, -(-total // limit))
+
+
+def page_within(query: SearchQuery, mode: Mode, kept: int, total: int) -> bool:
+    """Whether the page can be read from the matches kept for the facets: they are all the
+    matches, or a ranked query's best ``kept`` hold it (a listing keeps a sample)."""
+    return kept == total or (mode != "listing" and query.page * query.page_size <= kept)
 
 
 def hit_score(mode: Mode, rank: float) -> float:

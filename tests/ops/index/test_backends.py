@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 import psycopg
@@ -18,10 +18,15 @@ from ops.index.postgres_backend import PostgresSearchBackend, drop, validate_sch
 from ops.index.query import FACETS, SearchBackend, SearchQuery
 from ops.index.schema import DOCUMENT_SCHEMA
 from ops.index.sqlite_backend import SqliteSearchBackend
+from ops.index.text import FACET_MATCHES
 
 POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
-BackendFactory = Callable[[list[dict[str, Any]]], SearchBackend]
+
+class BackendFactory(Protocol):
+    def __call__(
+        self, rows: list[dict[str, Any]], facet_matches: int = FACET_MATCHES
+    ) -> SearchBackend: ...
 
 
 def document(doc_id: str, level: str = "item", **fields: Any) -> dict[str, Any]:
@@ -154,18 +159,18 @@ def backend_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     schemas: list[str] = []
     dsn = request.getfixturevalue("postgres_dsn") if request.param == "postgres" else ""
 
-    def make(rows: list[dict[str, Any]]) -> SearchBackend:
+    def make(rows: list[dict[str, Any]], facet_matches: int = FACET_MATCHES) -> SearchBackend:
         documents = frame(rows)
         backend: SearchBackend
         if request.param == "sqlite":
             path = tmp_path / f"search-{len(opened)}.sqlite"
             SqliteSearchBackend.build(path, documents)
-            backend = SqliteSearchBackend.open(path)
+            backend = SqliteSearchBackend.open(path, facet_matches)
         else:
             schema = f"test_index_{uuid.uuid4().hex[:12]}"
             schemas.append(schema)
             PostgresSearchBackend.build(dsn, schema, documents)
-            backend = PostgresSearchBackend.open(dsn, schema)
+            backend = PostgresSearchBackend.open(dsn, schema, facet_matches)
         opened.append(backend)
         return backend
 
@@ -179,6 +184,12 @@ def backend_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
 @pytest.fixture
 def corpus(backend_factory: BackendFactory) -> SearchBackend:
     return backend_factory(CORPUS)
+
+
+def corpus_facets_of(backend: SearchBackend, query: SearchQuery) -> dict[str, dict[str, int]]:
+    """The facets of every CORPUS document ``backend`` finds for ``query``."""
+    found = set(ids(backend, **query.model_dump(exclude={"page", "page_size"})))
+    return expected_facets([row for row in CORPUS if row["doc_id"] in found])
 
 
 def ids(backend: SearchBackend, **query: Any) -> list[str]:
@@ -255,6 +266,77 @@ def test_facets_count_every_match(corpus: SearchBackend, query: SearchQuery) -> 
     page = corpus.search(query)
     assert page.total == len(matches)
     assert page.facets == expected
+    assert (page.facets_exact, page.facets_counted) == (True, len(matches))
+
+
+@pytest.mark.parametrize("query", [{"q": "kiss"}, {"q": "kiss", "kind": ["video"]}])
+def test_facets_of_a_broad_search_count_its_best_ranked_matches_and_say_so(
+    backend_factory: BackendFactory, query: dict[str, Any]
+) -> None:
+    capped = backend_factory(CORPUS, facet_matches=2)
+    ranked = ids(backend_factory(CORPUS), **query)
+    page = capped.search(SearchQuery(**query))
+    assert page.total == len(ranked) > 2
+    assert (page.facets_exact, page.facets_counted) == (False, 2)
+    best = [row for doc_id in ranked[:2] for row in CORPUS if row["doc_id"] == doc_id]
+    assert page.facets == expected_facets(best)
+
+
+@pytest.mark.parametrize(
+    ("query", "sampled"),
+    [
+        ({"kind": ["video"]}, ["i2", "i3#kiss@5"]),
+        ({"label": ["kiss", "beach"]}, ["i1", "i3#kiss@5"]),
+        ({"level": "item", "kind": ["video"]}, ["i1"]),
+    ],
+)
+def test_facets_of_a_broad_listing_count_an_even_sample_and_say_so(
+    backend_factory: BackendFactory, query: dict[str, Any], sampled: list[str]
+) -> None:
+    """Every k-th listing position (k = ceil(total / limit)) among the matches, at most
+    the limit: positions 3, 6 of 6 videos; 2, 6 (not 8) of 4; 2 of 3 video items."""
+    capped = backend_factory(CORPUS, facet_matches=2)
+    page = capped.search(SearchQuery(**query))
+    assert page.total == len(ids(capped, **query)) > 2
+    assert (page.facets_exact, page.facets_counted) == (False, len(sampled))
+    assert page.facets == expected_facets([row for row in CORPUS if row["doc_id"] in sampled])
+
+
+def test_facets_up_to_the_limit_are_exact(backend_factory: BackendFactory) -> None:
+    capped = backend_factory(CORPUS, facet_matches=5)
+    for query, total in ((SearchQuery(q="kiss"), 5), (SearchQuery(q="night"), 2)):
+        page = capped.search(query)
+        assert (page.total, page.facets_exact, page.facets_counted) == (total, True, total)
+        assert page.facets == corpus_facets_of(capped, query)
+    listing = capped.search(SearchQuery())
+    assert (listing.total, listing.facets_exact, listing.facets_counted) == (8, True, 8)
+
+
+def test_vector_candidates_beyond_the_limit_count_the_first_ones(
+    backend_factory: BackendFactory,
+) -> None:
+    capped = backend_factory(CORPUS, facet_matches=2)
+    page = capped.search(SearchQuery(), doc_ids=["i4", "i2", "i1", "i3"])
+    assert (page.total, page.facets_exact, page.facets_counted) == (4, False, 2)
+    assert page.facets["kind"] == {"audio": 1, "video": 1}
+    assert [hit.doc_id for hit in page.hits] == ["i4", "i2", "i1", "i3"]
+
+
+def test_pages_beyond_the_facet_limit_keep_the_order(backend_factory: BackendFactory) -> None:
+    capped = backend_factory(CORPUS, facet_matches=2)
+    for query in ({"q": "kiss"}, {"kind": ["video"]}, {"label": ["kiss", "beach"]}):
+        whole = ids(backend_factory(CORPUS), **query)
+        pages = [capped.search(SearchQuery(page=n, page_size=2, **query)) for n in (1, 2, 3)]
+        assert [hit.doc_id for page in pages for hit in page.hits] == whole[:6]
+        assert {page.total for page in pages} == {len(whole)}
+
+
+@pytest.mark.parametrize("limit", [0, -1])
+def test_a_facet_limit_below_one_is_refused(tmp_path: Path, limit: int) -> None:
+    path = tmp_path / "search.sqlite"
+    SqliteSearchBackend.build(path, frame([HARBOUR]))
+    with pytest.raises(ValueError, match="facet limit must be at least 1"):
+        SqliteSearchBackend.open(path, facet_matches=limit)
 
 
 def test_facets_keep_the_20_most_frequent_values(backend_factory: BackendFactory) -> None:
