@@ -9,11 +9,16 @@ them as a real index version, and measures:
 - build time of the text index (SqliteSearchBackend.build) and of the vector index
   (VectorIndex.build + save) separately, and their sizes on disk;
 - search latency p50/p99 through PublishedIndex over ``--queries`` queries, a third each
-  of text, text + filters and filters only;
+  of text, text + filters and filters only (also per shape), and the share of answers
+  whose facets count only part of the matches (SearchPage.facets_exact false);
 - similar-documents latency p50/p99 (``like=``: FAISS top candidates, then the backend
   fetch and filters), the path the API's "more like this" takes;
 - FAISS recall@10 of the index built (IVF above ``EXACT_MAX_VECTORS``) against a
-  brute-force ``IndexFlatIP`` on 200 fresh query vectors.
+  brute-force ``IndexFlatIP`` on 200 fresh query vectors;
+- the recall/latency dial of an IVF index (``nprobe_table``): recall@10 on both
+  distributions and similar-documents latency (a reader opened with
+  ``Settings.vector_nprobe``, after the measurements above have paged the index in) at
+  each of ``NPROBES`` and the automatic value.
 
 Vectors are random unit vectors drawn around topic centres, as content embeddings
 cluster by what the media shows (uniformly random 128-d vectors have no meaningful
@@ -49,7 +54,7 @@ from ops.index.query import SearchQuery
 from ops.index.reader import PublishedIndex
 from ops.index.schema import DOCUMENT_COLUMNS
 from ops.index.sqlite_backend import SqliteSearchBackend
-from ops.index.vectors import VectorIndex, recall_at_k, unit_rows
+from ops.index.vectors import VectorIndex, recall_by_nprobe, unit_rows
 from ops.recommend.build import SIMILAR_FILE, SIMILAR_SCHEMA
 from ops.settings import Settings
 from ops.versioned import VersionedStore
@@ -59,6 +64,8 @@ DIM = 128
 DOCS_PER_TOPIC = {"clustered": 100, "diffuse": 20}
 NOISE = {"clustered": 1.0, "diffuse": 1.5}
 RECALL_QUERIES = 200
+NPROBES = (32, 125, 250, 1000)
+"""IVF lists scanned per query in the nprobe table, besides the automatic value."""
 SEGMENTS_PER_ITEM = 20
 
 ADJECTIVES = [
@@ -269,15 +276,58 @@ class TopicVectors:
 
 
 def recall(
-    vectors: TopicVectors, index: VectorIndex, base: np.ndarray, doc_ids: list[str]
-) -> float:
-    """recall@10 of ``index`` against brute force over the same vectors."""
+    vectors: TopicVectors,
+    index: VectorIndex,
+    base: np.ndarray,
+    doc_ids: list[str],
+    nprobes: list[int | None],
+) -> dict[int | None, float]:
+    """recall@10 of ``index`` at each of ``nprobes`` against brute force over the same vectors."""
     exact = VectorIndex.build(base, doc_ids, exact_max=len(base))
-    return recall_at_k(index, exact, vectors.draw(RECALL_QUERIES), 10)
+    return recall_by_nprobe(index, exact, vectors.draw(RECALL_QUERIES), 10, nprobes)
+
+
+def nprobe_dials(index: VectorIndex) -> list[int | None]:
+    """None (automatic) first, then the ``NPROBES`` an IVF index has lists for."""
+    return [None, *(nprobe for nprobe in NPROBES if nprobe < (index.nlist or 0))]
+
+
+def nprobe_table(
+    index: VectorIndex,
+    recalls: dict[str, dict[int | None, float]],
+    similar: dict[int | None, dict[str, float]],
+) -> list[dict[str, Any]]:
+    """One row per nprobe dial, fewest lists first; empty for an exact index."""
+    if index.exact:
+        return []
+    rows = [
+        {
+            "nprobe": dial or index.nprobe,
+            "automatic": dial is None,
+            "recall_at_10": {regime: round(values[dial], 4) for regime, values in recalls.items()},
+            "similar": latency,
+        }
+        for dial, latency in similar.items()
+    ]
+    return sorted(rows, key=lambda row: int(row["nprobe"]))
+
+
+def similar_latency(settings: Settings, version: str, like: np.ndarray) -> dict[str, float]:
+    """Similar-documents latency through a reader opened with ``settings``."""
+    reader = PublishedIndex.open(settings, version)
+    try:
+        return percentiles(
+            [timed(partial(reader.search, SearchQuery(like=str(doc)))) for doc in like]
+        )
+    finally:
+        reader.close()
+
+
+SHAPES = ("text", "text_filters", "filters")
 
 
 def queries(count: int, seed: int) -> list[SearchQuery]:
-    """A third text, a third text + filters, a third filters only."""
+    """A third text, a third text + filters, a third filters only (SHAPES, in turn)."""
     rng = np.random.default_rng(seed)
     made: list[SearchQuery] = []
     for index in range(count):
@@ -299,6 +349,22 @@ def queries(count: int, seed: int) -> list[SearchQuery]:
         else:
             made.append(SearchQuery(**filters))
     return made
+
+
+def search_figures(reader: PublishedIndex, count: int, seed: int) -> dict[str, Any]:
+    """Latency of the query mix, overall and per shape, and how often facets were cut."""
+    seconds: dict[str, list[float]] = {shape: [] for shape in SHAPES}
+    inexact = 0
+    for index, query in enumerate(queries(count, seed)):
+        start = time.perf_counter()
+        page = reader.search(query)
+        seconds[SHAPES[index % len(SHAPES)]].append(time.perf_counter() - start)
+        inexact += not page.facets_exact
+    return {
+        "search": percentiles([value for values in seconds.values() for value in values]),
+        "search_by_shape": {shape: percentiles(values) for shape, values in seconds.items()},
+        "facets_inexact_share": round(inexact / count, 3),
+    }
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -341,20 +407,25 @@ def bench_size(count: int, query_count: int, seed: int, workdir: Path) -> dict[s
     write_table(SIMILAR_SCHEMA.empty_table(), version.path / SIMILAR_FILE)
     store.seal(version, {"backend": "sqlite", "postgres_schema": None})
 
-    recalls = {"clustered": recall(topic_vectors, holder["index"], vectors, doc_ids)}
+    dials = nprobe_dials(holder["index"])
+    recalls = {"clustered": recall(topic_vectors, holder["index"], vectors, doc_ids, dials)}
     diffuse = TopicVectors(count, "diffuse", rng)
     diffuse_base = diffuse.draw(count)
     diffuse_index = VectorIndex.build(diffuse_base, doc_ids)
-    recalls["diffuse"] = recall(diffuse, diffuse_index, diffuse_base, doc_ids)
+    recalls["diffuse"] = recall(diffuse, diffuse_index, diffuse_base, doc_ids, dials)
     del diffuse_index, diffuse_base
 
     reader = PublishedIndex.open(settings, version.name)
     try:
-        search_s = [timed(partial(reader.search, query)) for query in queries(query_count, seed)]
+        searched = search_figures(reader, query_count, seed)
         like = rng.choice(doc_ids, size=min(query_count, count), replace=False)
         similar_s = [timed(partial(reader.search, SearchQuery(like=str(doc)))) for doc in like]
     finally:
         reader.close()
+    similar_by_nprobe = {  # pages already warm, so the dials compare like with like
+        nprobe: similar_latency(Settings(home=workdir, vector_nprobe=nprobe), version.name, like)
+        for nprobe in dials
+    }
     return {
         "documents": count,
         "dim": DIM,
@@ -366,11 +437,14 @@ def bench_size(count: int, query_count: int, seed: int, workdir: Path) -> dict[s
         "vector_index_mb": megabytes(
             version.path / "vectors.faiss", version.path / "vectors.ids.parquet"
         ),
-        "search": percentiles(search_s),
+        **searched,
         "similar": percentiles(similar_s),
         "queries": query_count,
-        "recall_at_10": {regime: round(value, 4) for regime, value in recalls.items()},
+        "recall_at_10": {regime: round(value[None], 4) for regime, value in recalls.items()},
         "recall_queries": RECALL_QUERIES,
+        "vector_nlist": holder["index"].nlist,
+        "vector_nprobe": holder["index"].nprobe,
+        "nprobe_table": nprobe_table(holder["index"], recalls, similar_by_nprobe),
     }
 
 

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     search_postgres_dsn: str | None = Field(
         default=None, description="PostgreSQL for the postgres search backend"
     )
+    vector_nprobe: int | None = Field(
+        default=None,
+        ge=1,
+        description="IVF lists a vector search scans: more finds more true neighbours but "
+        "is slower; None picks by index size (about 128k vectors scanned)",
+    )
     interactions_file: Path | None = Field(
         default=None, description="CSV of (user, item, event, time) for collaborative filtering"
     )

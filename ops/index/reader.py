@@ -63,7 +63,7 @@ class PublishedIndex:
 
         backend = _open_backend(settings, resolved)
         try:
-            vectors = VectorIndex.load(resolved.path)
+            vectors = VectorIndex.load(resolved.path, settings.vector_nprobe)
             similar = _Similar.read(resolved.path / SIMILAR_FILE)
         except BaseException:
             backend.close()

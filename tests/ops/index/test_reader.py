@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -12,6 +13,7 @@ from ops.catalog.store import write_catalog, write_frame
 from ops.index.build import build_index_version, publish_index
 from ops.index.query import SearchQuery
 from ops.index.reader import NoPublishedIndex, NoVector, PublishedIndex, UnknownDocument
+from ops.index.vectors import VectorIndex
 from ops.predictions.schema import EMBEDDING_SCHEMA, PREDICTION_SCHEMA
 from ops.predictions.store import embeddings_file, predictions_file
 from ops.settings import Settings
@@ -149,3 +151,21 @@ def test_a_named_version_opens_and_a_missing_one_is_refused(
     older.close()
     with pytest.raises(VersionError, match="v000009"):
         PublishedIndex.open(home, "v000009")
+
+
+def test_the_vector_nprobe_setting_reaches_the_vector_index(
+    home: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_world(home)
+    publish_index(home, build_index_version(home).name)
+    asked: list[int | None] = []
+    real_load = VectorIndex.load
+
+    def load(folder: Path, nprobe: int | None = None) -> VectorIndex:
+        asked.append(nprobe)
+        return real_load(folder, nprobe)
+
+    monkeypatch.setattr(VectorIndex, "load", staticmethod(load))
+    monkeypatch.setenv("CINESCOPE_VECTOR_NPROBE", "7")
+    PublishedIndex.open(Settings()).close()
+    assert asked == [7]
