@@ -133,6 +133,7 @@ def _refresh_demo(settings: Settings) -> int:
     from ops.index.query import SearchQuery
     from ops.index.reader import PublishedIndex
     from ops.refresh.lineage import indexed_lineage
+    from ops.refresh.plan import PLAN_FILE
 
     console.rule("cinescope demo: catalog refresh, search and recommendations")
     ok = _run_logged(
@@ -142,6 +143,12 @@ def _refresh_demo(settings: Settings) -> int:
     )
     if not ok:
         return 1
+    plans = sorted(
+        settings.refresh_dir.glob(f"*/{PLAN_FILE}"), key=lambda path: path.stat().st_mtime
+    )
+    if plans:
+        plan = json.loads(plans[-1].read_text(encoding="utf-8"))
+        console.print(f"refresh plan: {plan['summary']}")
     catalog = read_catalog(settings.catalog_path)
     videos = catalog[(catalog["status"] == "ok") & (catalog["kind"] == "video")]
     word = _common_tag(catalog)
