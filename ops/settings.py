@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     )
     index_keep_versions: int = Field(default=3, ge=1, description="published versions kept")
     search_backend: str = Field(default="sqlite", pattern="^(sqlite|postgres)$")
+    search_facet_matches: int = Field(
+        default=10_000,
+        ge=1,
+        description="facets of a broad query count its best-ranked N matches (marked inexact)",
+    )
     search_postgres_dsn: str | None = Field(
         default=None, description="PostgreSQL for the postgres search backend"
     )

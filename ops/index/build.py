@@ -29,9 +29,12 @@ DOCUMENTS_FILE = "documents.parquet"
 SQLITE_FILE = "search.sqlite"
 
 
+POSTGRES_SCHEMA_PREFIX = "cinescope_index_"
+
+
 def postgres_schema_name(version: Version) -> str:
     """The PostgreSQL schema that holds one version's documents."""
-    return f"cinescope_index_{version.name}"
+    return f"{POSTGRES_SCHEMA_PREFIX}{version.name}"
 
 
 def index_store(settings: Settings) -> VersionedStore:
@@ -120,7 +123,22 @@ def prune_indexes(settings: Settings) -> list[Version]:
         schema = schemas.get(version.name)
         if schema:
             _drop_schema(settings, schema)
+    if settings.search_postgres_dsn:
+        _drop_orphan_schemas(settings, store)
     return removed
+
+
+def _drop_orphan_schemas(settings: Settings, store: VersionedStore) -> None:
+    """Schemas of builds killed outright: their version folder is gone (swept by the next
+    build), so nothing can ever read them. A build makes its folder before its schema,
+    so a build in progress is never taken for one."""
+    from ops.index.postgres_backend import list_schemas
+
+    assert settings.search_postgres_dsn is not None
+    for schema in list_schemas(settings.search_postgres_dsn, POSTGRES_SCHEMA_PREFIX):
+        if not (store.root / schema.removeprefix(POSTGRES_SCHEMA_PREFIX)).exists():
+            log.warning("dropping PostgreSQL schema %s: its index version is gone", schema)
+            _drop_schema(settings, schema)
 
 
 def drop_index_version(settings: Settings, name: str) -> None:

@@ -168,6 +168,17 @@ def drop(dsn: str, schema: str) -> None:
         connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(name))
 
 
+def list_schemas(dsn: str, prefix: str) -> list[str]:
+    """The schemas whose names start with ``prefix`` (a plain identifier prefix)."""
+    validate_schema_name(prefix)
+    with psycopg.connect(dsn) as connection:
+        rows = connection.execute(
+            "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, %s) ORDER BY 1",
+            [prefix],
+        ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
 class PostgresSearchBackend:
     """A built index version's schema, read through one shared autocommit connection."""
 

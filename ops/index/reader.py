@@ -174,7 +174,13 @@ def _open_backend(settings: Settings, version: Version) -> SearchBackend:
                 f"index {version.name} lives in PostgreSQL, "
                 "but CINESCOPE_SEARCH_POSTGRES_DSN is unset"
             )
-        return PostgresSearchBackend.open(settings.search_postgres_dsn, manifest["postgres_schema"])
+        return PostgresSearchBackend.open(
+            settings.search_postgres_dsn,
+            manifest["postgres_schema"],
+            facet_matches=settings.search_facet_matches,
+        )
     from ops.index.sqlite_backend import SqliteSearchBackend
 
-    return SqliteSearchBackend.open(version.path / SQLITE_FILE)
+    return SqliteSearchBackend.open(
+        version.path / SQLITE_FILE, facet_matches=settings.search_facet_matches
+    )

@@ -60,13 +60,27 @@ class Term:
     prefix: bool
 
 
+MIN_PREFIX_LETTERS = 3
+
+
 def query_terms(q: str) -> list[Term]:
     """The words of a user query: runs of letters and digits, ANDed by the backends.
 
     Everything else (quotes, operators, SQL, column filters) is a separator, so no user
     text can reach the FTS5 or tsquery syntax; a ``*`` right after a word makes it a prefix.
+    A prefix needs ``MIN_PREFIX_LETTERS``: ``s*`` would match nearly every document and
+    rank them all (seconds at 10^6 documents) for no useful answer.
     """
-    return [Term(word.lower(), star == "*") for word, star in _TERM.findall(q)]
+    terms = [Term(word.lower(), star == "*") for word, star in _TERM.findall(q)]
+    short = [
+        f"{term.text}*" for term in terms if term.prefix and len(term.text) < MIN_PREFIX_LETTERS
+    ]
+    if short:
+        raise ValueError(
+            f"a prefix search needs at least {MIN_PREFIX_LETTERS} letters before '*' "
+            f"(got {', '.join(short)})"
+        )
+    return terms
 
 
 def search_mode(query: SearchQuery, doc_ids: list[str] | None) -> Mode:

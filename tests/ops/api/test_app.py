@@ -300,6 +300,13 @@ def test_bad_search_input_is_a_422_that_says_why(
     assert complaint in str(response.json()["detail"])
 
 
+def test_a_one_letter_prefix_search_is_a_400_with_the_reason(client: TestClient) -> None:
+    response = client.get("/search", params={"q": "s*"})
+
+    assert response.status_code == 400
+    assert "at least 3 letters" in response.json()["detail"]
+
+
 def test_a_like_document_that_does_not_exist_is_a_400(client: TestClient) -> None:
     response = client.get("/search", params={"like": "no-such-document"})
 

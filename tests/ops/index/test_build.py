@@ -235,3 +235,20 @@ def test_a_failed_postgres_build_drops_its_schema(
         build_index_version(settings)
     assert schemas(postgres_dsn) == []
     assert index_versions(settings) == []
+
+
+def test_pruning_drops_the_schema_of_a_build_killed_outright(
+    home: Settings, postgres_dsn: str
+) -> None:
+    settings = home.model_copy(
+        update={"search_backend": "postgres", "search_postgres_dsn": postgres_dsn}
+    )
+    write_world(settings, {"a": "Harbour"})
+    live = publish_index(settings, build_index_version(settings).name)
+    killed = build_index_version(settings)  # as if killed after its schema, before sealing:
+    (killed.path / "manifest.json").unlink()
+    newest = publish_index(settings, build_index_version(settings).name)  # sweeps the folder
+    assert not killed.path.exists()
+    assert postgres_schema_name(killed) in schemas(postgres_dsn)
+    prune_indexes(settings)
+    assert schemas(postgres_dsn) == [postgres_schema_name(live), postgres_schema_name(newest)]

@@ -144,3 +144,13 @@ def test_a_facet_limit_must_keep_a_match() -> None:
 def test_a_broad_listing_samples_every_kth_match_so_about_the_limit_remain() -> None:
     assert [listing_stride(total, 10) for total in (0, 7, 10)] == [1, 1, 1]
     assert [listing_stride(total, 10) for total in (11, 20, 21, 606_010)] == [2, 2, 3, 60_601]
+
+
+@pytest.mark.parametrize("q", ["s*", "love st*", "a* b*"])
+def test_a_prefix_shorter_than_three_letters_is_refused(q: str) -> None:
+    with pytest.raises(ValueError, match="at least 3 letters before"):
+        query_terms(q)
+
+
+def test_a_three_letter_prefix_is_accepted() -> None:
+    assert query_terms("sto*") == [Term("sto", True)]
