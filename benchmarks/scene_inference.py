@@ -3,8 +3,9 @@
 ``python -m benchmarks.scene_inference [--minutes 10 60]``. For each duration a 720p
 H.264 + AAC video is generated (cached under benchmarks/results/media), then, each in
 its own process so peak memory is its own: decoding alone with PyAV (the speed limit),
-and segment features + scene-model inference. Reports seconds of video per second, the
-ratio to decoding alone, and peak RSS, which must not grow with the duration.
+and segment features + scene-model inference (``ops.scene.inference.score_file``, as the
+refresh runs it: scores and embeddings). Reports seconds of video per second, the ratio
+to decoding alone, and peak RSS, which must not grow with the duration.
 """
 
 from __future__ import annotations
@@ -61,24 +62,15 @@ def _decode(path: Path) -> dict[str, float]:
 
 
 def _infer(path: Path) -> dict[str, float]:
-    import torch
-
+    """What the refresh's scene task runs per file: ``score_file`` (scores + embeddings)."""
     from models.contracts import AudioContract, FrameContract
     from models.scene import SceneClassifier
-    from ops.scene.features import iter_segments, to_tensors
+    from ops.scene.inference import score_file
 
-    frames, audio = FrameContract(frames_per_segment=2, height=64, width=64), AudioContract()
-    model = SceneClassifier(["kiss"], frames, audio, width_multiplier=0.25).eval()
-    started, segments, batch = time.perf_counter(), 0, []
-    with torch.inference_mode():
-        for segment in iter_segments(path, frames, audio):
-            batch.append(segment)
-            if len(batch) == 32:
-                model.predict_proba(*to_tensors(batch, frames))
-                segments, batch = segments + len(batch), []
-        if batch:
-            model.predict_proba(*to_tensors(batch, frames))
-            segments += len(batch)
+    frames = FrameContract(frames_per_segment=2, height=64, width=64)
+    model = SceneClassifier(["kiss"], frames, AudioContract(), width_multiplier=0.25).eval()
+    started = time.perf_counter()
+    segments = len(score_file(model, path))
     return {"seconds": time.perf_counter() - started, "segments": segments}
 
 

@@ -33,11 +33,10 @@ from ops.settings import Settings
 
 if TYPE_CHECKING:
     from models.scene import SceneClassifier
-    from ops.scene.features import Segment
+    from ops.scene.inference import ScoredSegments
 
 logger = logging.getLogger(__name__)
 
-SEGMENTS_PER_BATCH = 32  # scene segments per forward pass: what benchmarks/scene_inference uses
 SHOTS_CODE_VERSION = "shots-1"  # bump when detect_shots changes what it finds
 SHOTS_MODEL_NAME = "shot-detector"
 SHOT_LABEL = "shot"
@@ -234,65 +233,28 @@ class SceneTask:
         """Stream the item's segments through the model in batches (flat memory)."""
         import torch
 
-        from ops.scene.features import iter_segments
+        from ops.scene.inference import score_file
 
         model = self._model(work.model, settings)
         if next(model.parameters()).device.type == "cpu":
             # decoding runs alongside: more intra-op threads oversubscribe the cores
             torch.set_num_threads(settings.inference_threads)
-        contract = model.contract
-        times: list[tuple[float, float]] = []
-        scores: list[np.ndarray] = []
-        vectors: list[np.ndarray] = []
-        batch: list[Segment] = []
         try:
-            with torch.inference_mode():
-                for segment in iter_segments(work.path, contract.frames, contract.audio):
-                    batch.append(segment)
-                    if len(batch) == SEGMENTS_PER_BATCH:
-                        _score_batch(model, batch, times, scores, vectors)
-                        batch = []
-                if batch:
-                    _score_batch(model, batch, times, scores, vectors)
+            scored = score_file(model, work.path)
         except MediaDecodeError as exc:
             raise ItemFailed(str(exc)) from exc
-        if not times:
+        if not len(scored):
             raise ItemFailed(f"{work.path}: no 1-s segment could be read (shorter than 0.5 s?)")
-        return _scene_output(work, self.name, model.labels, times, scores, vectors)
-
-
-def _score_batch(
-    model: SceneClassifier,
-    batch: list[Segment],
-    times: list[tuple[float, float]],
-    scores: list[np.ndarray],
-    vectors: list[np.ndarray],
-) -> None:
-    from ops.scene.evaluate import model_inputs
-    from ops.scene.features import to_tensors
-
-    device = next(model.parameters()).device
-    inputs = model_inputs(model, *to_tensors(batch, model.contract.frames), device)
-    probabilities, embeddings = model.predict_and_embed(*inputs)
-    scores.append(probabilities.float().cpu().numpy())
-    vectors.append(embeddings.float().cpu().numpy())
-    times.extend((segment.start_s, segment.end_s) for segment in batch)
+        return _scene_output(work, self.name, model.labels, scored)
 
 
 def _scene_output(
-    work: WorkItem,
-    task: str,
-    labels: Sequence[str],
-    times: list[tuple[float, float]],
-    scores: list[np.ndarray],
-    vectors: list[np.ndarray],
+    work: WorkItem, task: str, labels: Sequence[str], scored: ScoredSegments
 ) -> ItemOutput:
     """Segment x label rows, one whole-item row per label, segment and item vectors."""
-    segment_scores = np.concatenate(scores)  # (S, L)
-    segment_vectors = np.concatenate(vectors)  # (S, D)
+    segment_scores, segment_vectors = scored.scores, scored.vectors
     count, width = segment_scores.shape
-    starts = np.array([start for start, _ in times])
-    ends = np.array([end for _, end in times])
+    starts, ends = scored.times[:, 0], scored.times[:, 1]
     per_segment = prediction_table(
         work,
         task,
