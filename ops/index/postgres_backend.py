@@ -40,6 +40,7 @@ from ops.index.text import (
     Mode,
     Term,
     document_table,
+    empty_page,
     facet_limit,
     hit_score,
     listing_scope,
@@ -49,7 +50,7 @@ from ops.index.text import (
     scalar_conditions,
     search_hit,
     search_mode,
-    top_facets,
+    search_page,
 )
 
 TEXT_CONFIG = "search_text"
@@ -285,26 +286,14 @@ class PostgresSearchBackend:
             ),
             (scope,),
         ).fetchall()
-        return SearchPage(
-            total=found[0] if found else 0,
-            page=query.page,
-            page_size=query.page_size,
-            hits=[search_hit(_document(row), 0.0, None) for row in rows],
-            facets=top_facets(counts),
-            facets_counted=found[0] if found else 0,
-        )
+        total = found[0] if found else 0
+        hits = [search_hit(_document(row), 0.0, None) for row in rows]
+        return search_page(query, total=total, hits=hits, facet_counts=counts, counted=total)
 
     def _search_page(self, query: SearchQuery, doc_ids: list[str] | None, mode: Mode) -> SearchPage:
         terms = query_terms(query.q)
         if query.q.strip() and not terms:
-            return SearchPage(
-                total=0,
-                page=query.page,
-                page_size=query.page_size,
-                hits=[],
-                facets=top_facets([]),
-                facets_counted=0,
-            )
+            return empty_page(query)
         tsquery = tsquery_expression(terms)
         source = _source(mode, tsquery, doc_ids)
         conditions, filter_params = _conditions(query, tsquery)
@@ -352,17 +341,12 @@ class PostgresSearchBackend:
                 (*params, query.page_size, _offset(query)),
             ).fetchall()
         documents = self._page_documents([docno for docno, _ in page], tsquery)
-        return SearchPage(
-            total=total,
-            page=query.page,
-            page_size=query.page_size,
-            hits=[
-                search_hit(documents[docno][0], hit_score(mode, rank), documents[docno][1])
-                for docno, rank in page
-            ],
-            facets=top_facets(counts_rows),
-            facets_exact=kept_count == total,
-            facets_counted=kept_count,
+        hits = [
+            search_hit(documents[docno][0], hit_score(mode, rank), documents[docno][1])
+            for docno, rank in page
+        ]
+        return search_page(
+            query, total=total, hits=hits, facet_counts=counts_rows, counted=kept_count
         )
 
     def _count(self, statement: str, params: Sequence[Any]) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 Level = Literal["item", "segment"]
 FACETS = ("kind", "year", "label", "genre", "mood", "person")
@@ -81,14 +81,16 @@ class SearchPage(BaseModel):
     hits: list[SearchHit]
     facets: dict[str, dict[str, int]] = Field(default_factory=dict)
     index_version: str | None = None
-    facets_exact: bool = Field(
-        default=True, description="True when the facet counts cover every match"
-    )
     facets_counted: int | None = Field(
         default=None,
-        description="how many matches the facet counts cover: total when facets_exact, "
-        "else the best-ranked ones or a sample of a listing (None: not reported)",
+        description="how many matches the facet counts cover: the total, or the best-ranked "
+        "ones or a sample of a listing (None: not reported, taken as all)",
     )
+
+    @computed_field(description="True when the facet counts cover every match")  # type: ignore[prop-decorator]
+    @property
+    def facets_exact(self) -> bool:
+        return self.facets_counted is None or self.facets_counted >= self.total
 
 
 class SimilarItem(BaseModel):

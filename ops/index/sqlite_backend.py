@@ -52,6 +52,7 @@ from ops.index.text import (
     Mode,
     Term,
     document_table,
+    empty_page,
     facet_limit,
     facet_values,
     hit_score,
@@ -62,7 +63,7 @@ from ops.index.text import (
     scalar_conditions,
     search_hit,
     search_mode,
-    top_facets,
+    search_page,
 )
 
 BM25_WEIGHTS = (10.0, 2.0, 4.0, 4.0, 4.0)
@@ -318,14 +319,8 @@ def _listing_page(connection: sqlite3.Connection, query: SearchQuery, scope: str
         _TOP_VALUES.format(counts="SELECT value_id, count FROM facet_count WHERE scope = ?"),
         (scope,),
     ).fetchall()
-    return SearchPage(
-        total=total,
-        page=query.page,
-        page_size=query.page_size,
-        hits=[search_hit(_document(row), 0.0, None) for row in rows],
-        facets=top_facets(counts),
-        facets_counted=total,
-    )
+    hits = [search_hit(_document(row), 0.0, None) for row in rows]
+    return search_page(query, total=total, hits=hits, facet_counts=counts, counted=total)
 
 
 def _search_page(
@@ -337,14 +332,7 @@ def _search_page(
 ) -> SearchPage:
     terms = query_terms(query.q)
     if query.q.strip() and not terms:
-        return SearchPage(
-            total=0,
-            page=query.page,
-            page_size=query.page_size,
-            hits=[],
-            facets=top_facets([]),
-            facets_counted=0,
-        )
+        return empty_page(query)
     match = fts_expression(terms)
     filters, filter_params = _filters(query)
     conditions = [*_text_conditions(mode, match), *filters] or ["1"]
@@ -372,18 +360,11 @@ def _search_page(
     ).fetchall()
     documents = _page_documents(connection, [docno for docno, _ in page])
     snippets = _snippets(connection, match, [docno for docno, _ in page]) if terms else {}
-    return SearchPage(
-        total=total,
-        page=query.page,
-        page_size=query.page_size,
-        hits=[
-            search_hit(documents[docno], hit_score(mode, rank), snippets.get(docno))
-            for docno, rank in page
-        ],
-        facets=top_facets(counts),
-        facets_exact=kept == total,
-        facets_counted=kept,
-    )
+    hits = [
+        search_hit(documents[docno], hit_score(mode, rank), snippets.get(docno))
+        for docno, rank in page
+    ]
+    return search_page(query, total=total, hits=hits, facet_counts=counts, counted=kept)
 
 
 def _keep_matches(

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ops.index.query import FACETS, SearchHit, SearchQuery
+from ops.index.query import FACETS, SearchHit, SearchPage, SearchQuery
 from ops.index.schema import DOCUMENT_COLUMNS, DOCUMENT_SCHEMA, LEVELS
 
 LIST_COLUMNS = ("tags", "people", "labels", "genres", "moods")
@@ -234,6 +234,30 @@ def top_facets(counts: Iterable[tuple[str, str, int]]) -> dict[str, dict[str, in
         facet: dict(sorted(pairs, key=lambda pair: (-pair[1], pair[0]))[:TOP_FACET_VALUES])
         for facet, pairs in by_facet.items()
     }
+
+
+def search_page(
+    query: SearchQuery,
+    *,
+    total: int,
+    hits: list[SearchHit],
+    facet_counts: Iterable[tuple[str, str, int]],
+    counted: int,
+) -> SearchPage:
+    """One page of an answer; ``counted`` is how many matches the facet counts cover."""
+    return SearchPage(
+        total=total,
+        page=query.page,
+        page_size=query.page_size,
+        hits=hits,
+        facets=top_facets(facet_counts),
+        facets_counted=counted,
+    )
+
+
+def empty_page(query: SearchQuery) -> SearchPage:
+    """The answer to a query that cannot match anything (text with no words in it)."""
+    return search_page(query, total=0, hits=[], facet_counts=[], counted=0)
 
 
 def search_hit(document: Mapping[str, Any], score: float, snippet: str | None) -> SearchHit:
