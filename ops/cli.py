@@ -445,11 +445,10 @@ def similar(item_id: str, k: Annotated[int, typer.Option("-k", min=1, max=50)] =
 def index_versions_command() -> None:
     """List the kept index versions and which one is live."""
     from ops.console import index_versions_table
-    from ops.index.build import index_versions
-    from ops.versioned import VersionedStore
+    from ops.index.build import index_store, index_versions
 
     settings = get_settings()
-    live = VersionedStore(settings.index_dir).current()
+    live = index_store(settings).current()
     console.print(index_versions_table(index_versions(settings), live.name if live else None))
 
 

@@ -9,7 +9,7 @@ right columns when nothing is published yet, so callers need no special first-ru
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import pandas as pd
@@ -46,11 +46,13 @@ def folder_tasks(folder: Path) -> list[str]:
     )
 
 
-def read_arrow(path: Path, schema: pa.Schema) -> pa.Table:
-    """A table read with ``schema``, or an empty one when the file does not exist."""
+def read_arrow(path: Path, schema: pa.Schema, items: Collection[str] | None = None) -> pa.Table:
+    """A table read with ``schema`` (only ``items``' rows when given, filtered while
+    reading), or an empty one when the file does not exist."""
     if not path.is_file():
         return schema.empty_table()
-    return pq.read_table(path, schema=schema)
+    filters = [("item_id", "in", list(items))] if items is not None else None
+    return pq.read_table(path, schema=schema, filters=filters)
 
 
 class PredictionsStore:
@@ -69,8 +71,13 @@ class PredictionsStore:
         resolved = self.version(version)
         return folder_tasks(resolved.path) if resolved is not None else []
 
-    def read_predictions(self, task: str, version: str | None = None) -> pd.DataFrame:
-        return self._read(lambda folder: predictions_file(folder, task), PREDICTION_SCHEMA, version)
+    def read_predictions(
+        self, task: str, version: str | None = None, items: Collection[str] | None = None
+    ) -> pd.DataFrame:
+        """A task's rows (only ``items``' when given)."""
+        return self._read(
+            lambda folder: predictions_file(folder, task), PREDICTION_SCHEMA, version, items
+        )
 
     def read_embeddings(self, task: str, version: str | None = None) -> pd.DataFrame:
         return self._read(lambda folder: embeddings_file(folder, task), EMBEDDING_SCHEMA, version)
@@ -79,9 +86,13 @@ class PredictionsStore:
         return self._read(ledger_file, LEDGER_SCHEMA, version)
 
     def _read(
-        self, locate: Callable[[Path], Path], schema: pa.Schema, version: str | None
+        self,
+        locate: Callable[[Path], Path],
+        schema: pa.Schema,
+        version: str | None,
+        items: Collection[str] | None = None,
     ) -> pd.DataFrame:
         resolved = self.version(version)
         if resolved is None:
             return schema.empty_table().to_pandas()
-        return read_arrow(locate(resolved.path), schema).to_pandas()
+        return read_arrow(locate(resolved.path), schema, items).to_pandas()

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ops.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from ops.validation.predictions_suite import PredictionCheck
 
 logger = logging.getLogger(__name__)
 
@@ -114,16 +117,17 @@ def build_step(merged: dict[str, Any], settings: Settings | None = None) -> dict
 def check_step(built: dict[str, Any], settings: Settings | None = None) -> dict[str, Any]:
     """Run the prediction checks over this run's new rows; on failure, discard the built
     index version and raise, so the live one keeps serving."""
+    from ops.index.build import drop_index_version
+
     settings = settings or get_settings()
     if not built["new_predictions"]:
         return built | {"check": "no new predictions to check"}
     check = _check_new_predictions(settings, built["run_id"], built["predictions_version"])
     if not check.passed:
-        _discard_index(settings, built["index_version"])
+        drop_index_version(settings, built["index_version"])  # never to go live
         raise PredictionCheckFailed(
             f"{check.summary}; index {built['index_version']} discarded, the live index "
-            "stays (report: "
-            f"{check.report_html})"
+            f"stays (report: {check.report_html})"
         )
     logger.info("%s", check.summary)
     return built | {"check": check.summary, "check_report": str(check.report_html)}
@@ -178,7 +182,9 @@ def run_refresh(
     return {"published": True, "plan": planned} | published
 
 
-def _check_new_predictions(settings: Settings, run_id: str, predictions_version: str) -> Any:
+def _check_new_predictions(
+    settings: Settings, run_id: str, predictions_version: str
+) -> PredictionCheck:
     import pandas as pd
 
     from ops.catalog.store import read_catalog
@@ -193,8 +199,7 @@ def _check_new_predictions(settings: Settings, run_id: str, predictions_version:
     for task in sorted({shard["task"] for shard in plan.shards}):
         shards = [shard for shard in plan.shards if shard["task"] == task]
         planned = {item for shard in shards for item in shard["items"]}
-        rows = store.read_predictions(task, predictions_version)
-        frames.append(rows[rows["item_id"].isin(planned)])
+        frames.append(store.read_predictions(task, predictions_version, items=planned))
         vocabulary[task] = get_task(task).vocabulary(plan.model(task), settings)
     return check_predictions(
         pd.concat(frames, ignore_index=True),
@@ -203,11 +208,3 @@ def _check_new_predictions(settings: Settings, run_id: str, predictions_version:
         reports_dir=settings.reports_dir,
         run_name=run_id,
     )
-
-
-def _discard_index(settings: Settings, name: str) -> None:
-    """Remove a built version that must never go live (so rollback cannot reach it)."""
-    from ops.index.build import drop_index_version
-
-    drop_index_version(settings, name)
-    logger.warning("discarded index %s", name)
