@@ -3,7 +3,9 @@
 Pages are fetched in breadth-first waves, each wave in parallel (the fetcher
 enforces per-host rate and concurrency). Links off the allowed hosts are not
 followed; media links that are refused (robots.txt, another host, a private
-address) are reported with their reason rather than dropped.
+address) are reported with their reason rather than dropped. Two caps bound a
+crawl: links followed per page and pages fetched per crawl; hitting either is
+reported (check ``link-limit`` or ``page-limit``) and leaves the crawl incomplete.
 """
 
 from __future__ import annotations
@@ -97,12 +99,14 @@ class SiteCrawler:
         robots: RobotsGate,
         *,
         max_pages: int,
+        max_links_per_page: int,
         on_page: Callable[[str], None] | None = None,
     ) -> None:
         self.source = source
         self.fetcher = fetcher
         self.robots = robots
         self.max_pages = max_pages
+        self.max_links_per_page = max_links_per_page
         self.on_page = on_page or (lambda url: None)
         self._hosts = source.hosts()
 
@@ -165,19 +169,27 @@ class SiteCrawler:
                     (sitemaps if url.endswith(".xml") else page_urls).append(url)
 
         seen_pages: set[str] = set()
-        wave = self._new_pages(page_urls, seen_pages, found)
-        while wave and len(seen_pages) <= self.max_pages:
+        budget = self.max_pages
+        wave = self._new_pages(page_urls, seen_pages, found, room=budget + 1)
+        while wave and budget > 0:
+            fetch_now, wave = wave[:budget], wave[budget:]
+            budget -= len(fetch_now)
             next_links: list[str] = []
-            for page in self._fetch_all(wave, found):
+            for page in self._fetch_all(fetch_now, found):
                 parsed = parse_html(page.body, page.url, page.content_type)
                 add_media(parsed.media)
-                next_links.extend(parsed.page_links)
-            wave = self._new_pages(next_links, seen_pages, found)
+                found.refusals.extend(Refusal(page.url, "page", p) for p in parsed.problems)
+                next_links.extend(self._links_to_follow(page.url, parsed.page_links, found))
+            wave += self._new_pages(next_links, seen_pages, found, room=budget + 1 - len(wave))
         if wave:
             found.complete = False
             found.refusals.append(
                 Refusal(
-                    wave[0], "crawl", f"page limit of {self.max_pages} reached; crawl incomplete"
+                    wave[0],
+                    "page-limit",
+                    f"page limit of {self.max_pages} pages per crawl reached "
+                    "(CINESCOPE_MAX_PAGES_PER_SOURCE): further pages not fetched; "
+                    "crawl incomplete",
                 )
             )
         entry_urls = {*self.source.start_urls, *self.source.sitemaps, *self.source.feeds}
@@ -186,9 +198,35 @@ class SiteCrawler:
         found.media = self._admissible_media(media.values(), found)
         return found
 
-    def _new_pages(self, urls: Iterable[str], seen: set[str], found: Discovery) -> list[str]:
+    def _links_to_follow(
+        self, page_url: str, links: tuple[str, ...], found: Discovery
+    ) -> tuple[str, ...]:
+        """A page's links up to the per-page cap; past it the rest are reported, not followed."""
+        if len(links) <= self.max_links_per_page:
+            return links
+        found.complete = False
+        found.refusals.append(
+            Refusal(
+                page_url,
+                "link-limit",
+                f"link limit of {self.max_links_per_page} links per page reached "
+                f"(CINESCOPE_MAX_LINKS_PER_PAGE): {len(links) - self.max_links_per_page} "
+                f"of {len(links)} links not followed; crawl incomplete",
+            )
+        )
+        return links[: self.max_links_per_page]
+
+    def _new_pages(
+        self, urls: Iterable[str], seen: set[str], found: Discovery, *, room: int
+    ) -> list[str]:
+        """Unseen links on allowed hosts, at most ``room`` (the pages left to fetch, plus one).
+
+        The one extra tells that the page limit was reached, and no more are kept.
+        """
         fresh: list[str] = []
         for url in urls:
+            if len(fresh) >= room:
+                break
             key = canonical_url(url)
             if key in seen or looks_like_media(url):
                 continue
@@ -197,8 +235,6 @@ class SiteCrawler:
                 continue
             seen.add(key)
             fresh.append(url)
-            if len(seen) > self.max_pages:
-                break
         return fresh
 
     def _admissible_media(self, links: Iterable[MediaLink], found: Discovery) -> list[MediaLink]:

@@ -4,7 +4,9 @@ Pure functions over bytes (no network), so the crawler stays a thin loop and
 every parsing rule is testable on its own. Pages describe media with schema.org
 JSON-LD or, failing that, ``rel="enclosure"`` links; sitemaps list pages;
 JSON Feeds list media directly. Only the standard library is used, and XML
-with DTD or entity declarations is refused outright (billion laughs, XXE).
+with DTD or entity declarations is refused outright (billion laughs, XXE), and
+JSON nested deeper than :data:`MAX_JSON_DEPTH` is refused before it is parsed
+(the parser would recurse past the stack).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from email.message import Message
 from html.parser import HTMLParser
+from itertools import accumulate
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
@@ -40,6 +43,9 @@ _BYTE_ORDER_MARKS = (
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 _YEAR = re.compile(r"^\s*(\d{4})(?!\d)")
+MAX_JSON_DEPTH = 64
+_JSON_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,8 @@ class MediaLink:
 class ParsedPage:
     page_links: tuple[str, ...]
     media: tuple[MediaLink, ...]
+    problems: tuple[str, ...] = ()
+    """What on the page was skipped, and why (a broken JSON-LD block, say)."""
 
 
 # --- text helpers -------------------------------------------------------------------------------
@@ -129,6 +137,19 @@ def _absolute_http(url: str, base: str) -> str | None:
     """``url`` resolved against ``base`` without its fragment; None unless it is http(s)."""
     resolved = urldefrag(urljoin(base, url.strip())).url
     return resolved if urlsplit(resolved).scheme in ("http", "https") else None
+
+
+def json_depth(text: str) -> int:
+    """How deeply arrays and objects nest in a JSON text (brackets in strings aside), unparsed."""
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    return max(accumulate(1 if bracket in "[{" else -1 for bracket in brackets), default=0)
+
+
+def load_json(text: str) -> Any:
+    """``json.loads``, refusing with a ValueError nesting it could not parse without crashing."""
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return json.loads(text)
 
 
 # --- HTML ---------------------------------------------------------------------------------------
@@ -287,7 +308,8 @@ def parse_html(body: bytes, base_url: str, content_type: str | None = None) -> P
 
     Media come from JSON-LD first; ``rel="enclosure"`` links add the rest,
     described by the page's own title, description and keywords. Broken
-    JSON-LD blocks are skipped (a page's other blocks and links still count).
+    JSON-LD blocks are skipped and named in ``problems`` (a page's other
+    blocks and links still count).
     """
     scanner = _PageScanner()
     scanner.feed(decode_html(body, content_type))
@@ -295,10 +317,12 @@ def parse_html(body: bytes, base_url: str, content_type: str | None = None) -> P
     base = urljoin(base_url, scanner.base_href) if scanner.base_href else base_url
 
     media: dict[str, MediaLink] = {}
+    problems: list[str] = []
     for block in scanner.json_ld:
         try:
-            document = json.loads(block)
-        except ValueError:
+            document = load_json(block)
+        except ValueError as exc:
+            problems.append(f"JSON-LD block skipped: {exc}")
             continue
         for node in _json_ld_nodes(document):
             link = _media_from_json_ld(node, base, base_url)
@@ -326,7 +350,7 @@ def parse_html(body: bytes, base_url: str, content_type: str | None = None) -> P
 
     resolved = (_absolute_http(href, base) for href in scanner.anchors)
     links = _unique(url for url in resolved if url is not None and url not in media)
-    return ParsedPage(page_links=links, media=tuple(media.values()))
+    return ParsedPage(page_links=links, media=tuple(media.values()), problems=tuple(problems))
 
 
 # --- sitemaps -----------------------------------------------------------------------------------
@@ -424,7 +448,7 @@ def parse_json_feed(body: bytes, base_url: str) -> list[MediaLink]:
     with several attachments keys them ``<id>#1``, ``<id>#2``, ...
     """
     try:
-        feed = json.loads(body)
+        feed = load_json(body.decode(json.detect_encoding(body), "surrogatepass"))
     except UnicodeDecodeError as exc:
         raise ValueError(f"feed is not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
     except json.JSONDecodeError as exc:

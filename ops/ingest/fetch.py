@@ -3,8 +3,10 @@
 Every request goes through :class:`HttpFetcher`, which checks each URL (and
 each redirect target) against the source's :class:`NetworkPolicy` before
 connecting, connects only to addresses the policy checked (:class:`PinnedBackend`),
-and streams media straight into the raw store within a total time limit per
-download, so a server trickling bytes cannot hold a worker forever.
+and streams media straight into the raw store. Every page and every download
+has a total time limit, so a server trickling bytes cannot hold a worker
+forever, and bodies are decoded a bounded piece at a time
+(:class:`BoundedDecoder`), so a stacked-gzip bomb cannot fill memory.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.message import Message
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urljoin, urlsplit
@@ -27,6 +29,7 @@ import httpcore
 import httpx
 
 from ops.atomic import atomic_open
+from ops.ingest.inflate import ACCEPT_ENCODING, BoundedDecoder, DecodeError, OverCap
 from ops.ingest.netguard import NetworkPolicy, PinnedBackend, RefusedURL
 from ops.ingest.rawstore import RawStore, SizeCapExceeded
 
@@ -35,8 +38,18 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})  # not 304: that is a c
 MAX_REDIRECTS = 5
 MAX_PAGE_BYTES = 8 * 1024 * 1024
 
-_download_ends_at: ContextVar[float | None] = ContextVar("download_ends_at", default=None)
-"""Monotonic time the download running in this thread must be done by (None: no download)."""
+
+@dataclass(frozen=True)
+class _Deadline:
+    """The total time the page or download running in this thread has."""
+
+    what: str  # "page" or "download", as the failure reason names it
+    seconds: float
+    ends_at: float  # monotonic
+
+
+_deadline: ContextVar[_Deadline | None] = ContextVar("deadline", default=None)
+"""The deadline of the transfer running in this thread (None: no transfer)."""
 
 
 class FetchError(Exception):
@@ -74,12 +87,32 @@ class Download:
 
 
 def _past_deadline() -> bool:
-    ends_at = _download_ends_at.get()
-    return ends_at is not None and time.monotonic() >= ends_at
+    deadline = _deadline.get()
+    return deadline is not None and time.monotonic() >= deadline.ends_at
+
+
+@contextlib.contextmanager
+def _deadline_of(what: str, seconds: float) -> Iterator[None]:
+    """Give the transfer run inside (retries and redirects included) ``seconds`` in all."""
+    token = _deadline.set(_Deadline(what, seconds, time.monotonic() + seconds))
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def _excuse_wait(waited_s: float) -> None:
+    """Push the current deadline back by time spent waiting on our own politeness limits.
+
+    The deadline is there for servers that are slow; a Crawl-delay is ours.
+    """
+    deadline = _deadline.get()
+    if deadline is not None:
+        _deadline.set(replace(deadline, ends_at=deadline.ends_at + waited_s))
 
 
 class _DeadlineStream(httpcore.NetworkStream):
-    """A connection whose reads never wait past the current download's deadline.
+    """A connection whose reads never wait past the current transfer's deadline.
 
     Enforced per socket read, so neither a trickle of bytes (each within the
     read timeout) nor a body that decodes to nothing for a long time outlasts it.
@@ -89,11 +122,11 @@ class _DeadlineStream(httpcore.NetworkStream):
         self._inner = inner
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        ends_at = _download_ends_at.get()
-        if ends_at is not None:
-            left = ends_at - time.monotonic()
+        deadline = _deadline.get()
+        if deadline is not None:
+            left = deadline.ends_at - time.monotonic()
             if left <= 0:
-                raise httpcore.ReadTimeout("download deadline passed")
+                raise httpcore.ReadTimeout(f"{deadline.what} deadline passed")
             timeout = left if timeout is None else min(timeout, left)
         return self._inner.read(max_bytes, timeout)
 
@@ -238,6 +271,7 @@ class HttpFetcher:
         rate_per_s: float,
         concurrency: int,
         download_deadline_s: float,
+        page_deadline_s: float,
         page_cache: PageCache | None = None,
         on_retry: Callable[[str, str], None] | None = None,
     ) -> None:
@@ -248,8 +282,9 @@ class HttpFetcher:
         self.page_cache = page_cache
         self.on_retry = on_retry
         self.download_deadline_s = download_deadline_s
+        self.page_deadline_s = page_deadline_s
         self._client = httpx.Client(
-            headers={"User-Agent": user_agent},
+            headers={"User-Agent": user_agent, "Accept-Encoding": ACCEPT_ENCODING},
             timeout=httpx.Timeout(timeout_s),
             follow_redirects=False,
             transport=_guarded_transport(policy, httpx.Limits(max_connections=concurrency * 4)),
@@ -298,7 +333,9 @@ class HttpFetcher:
                 prefix = "redirect to " if current != url else ""
                 raise FetchError(url, prefix + exc.reason) from exc
             host = urlsplit(current).hostname or ""
+            asked_at = time.monotonic()
             slot = self.limiter.acquire(host)
+            _excuse_wait(time.monotonic() - asked_at)
             try:
                 request = self._client.build_request("GET", current, headers=headers)
                 response = self._client.send(request, stream=True)
@@ -328,13 +365,51 @@ class HttpFetcher:
         raise FetchError(url, f"more than {MAX_REDIRECTS} redirects")
 
     def _timeout_error(self, url: str, reason: str, *, retryable: bool) -> FetchError:
-        """A timeout that ran into the download deadline is the deadline's failure, final."""
-        if _past_deadline():
-            return FetchError(url, f"download exceeded {self.download_deadline_s:g} s")
+        """A timeout that ran into the transfer's deadline is the deadline's failure, final."""
+        deadline = _deadline.get()
+        if deadline is not None and _past_deadline():
+            return FetchError(url, f"{deadline.what} exceeded {deadline.seconds:g} s")
         return FetchError(url, reason, retryable=retryable)
 
+    def _check_deadline(self, url: str) -> None:
+        if _past_deadline():
+            raise self._timeout_error(url, "timeout", retryable=False)
+
+    def _body(
+        self, url: str, response: httpx.Response, cap: int, activity: str, over_cap: str
+    ) -> Iterator[bytes]:
+        """The body decoded in small pieces, each layer capped; any failure is a FetchError.
+
+        ``activity`` names what was going on in failure reasons; ``over_cap``
+        is the reason given when decoding would pass ``cap`` bytes.
+        """
+        try:
+            decoder = BoundedDecoder(
+                response.headers.get("content-encoding"), cap, lambda: self._check_deadline(url)
+            )
+            yield from decoder.decode(response.iter_raw())
+        except OverCap as exc:
+            raise FetchError(url, over_cap) from exc
+        except DecodeError as exc:
+            raise FetchError(url, str(exc)) from exc
+        except httpx.TimeoutException as exc:
+            raise self._timeout_error(url, f"timeout while {activity}", retryable=False) from exc
+        except httpx.TransportError as exc:
+            raise FetchError(
+                url, f"connection error while {activity} ({type(exc).__name__})"
+            ) from exc
+
     def get_page(self, url: str) -> Page:
-        """Fetch an HTML/XML/JSON document, answering from the page cache on 304."""
+        """Fetch an HTML/XML/JSON document, answering from the page cache on 304.
+
+        Like a download, a page (retries and redirects included) must be done
+        within ``page_deadline_s``; past it, it fails for good with
+        "page exceeded N s".
+        """
+        with _deadline_of("page", self.page_deadline_s):
+            return self._get_page(url)
+
+    def _get_page(self, url: str) -> Page:
         cached = self.page_cache.get(url) if self.page_cache else None
         headers = _validators(cached.get("etag"), cached.get("last_modified")) if cached else {}
         response, _ = self._open(url, headers)
@@ -344,14 +419,12 @@ class HttpFetcher:
                 return Page(
                     url, 304, cached["content_type"] or None, cached["body"].encode("latin-1"), True
                 )
+            over_cap = f"page over size cap ({MAX_PAGE_BYTES} bytes)"
             body = bytearray()
-            try:
-                for chunk in response.iter_bytes():
-                    body.extend(chunk)
-                    if len(body) > MAX_PAGE_BYTES:
-                        raise FetchError(url, f"page over size cap ({MAX_PAGE_BYTES} bytes)")
-            except httpx.TimeoutException as exc:
-                raise FetchError(url, "timeout") from exc
+            for piece in self._body(url, response, MAX_PAGE_BYTES, "reading page", over_cap):
+                body.extend(piece)
+                if len(body) > MAX_PAGE_BYTES:
+                    raise FetchError(url, over_cap)
             page = Page(
                 url, response.status_code, response.headers.get("content-type"), bytes(body), False
             )
@@ -379,11 +452,8 @@ class HttpFetcher:
         the same server would most likely trickle again, and retrying would
         multiply the time a worker is held; the next scheduled run tries anew.
         """
-        token = _download_ends_at.set(time.monotonic() + self.download_deadline_s)
-        try:
+        with _deadline_of("download", self.download_deadline_s):
             return self._download(url, store, max_bytes, etag, last_modified)
-        finally:
-            _download_ends_at.reset(token)
 
     def _download(
         self,
@@ -402,21 +472,14 @@ class HttpFetcher:
             declared = headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > max_bytes:
                 raise FetchError(url, f"over size cap ({declared} > {max_bytes} bytes)")
+            over_cap = f"over size cap (more than {max_bytes} bytes once decoded)"
             try:
                 with store.pending(max_bytes) as pending:
-                    for chunk in response.iter_bytes(1 << 16):
-                        pending.write(chunk)
+                    for piece in self._body(url, response, max_bytes, "downloading", over_cap):
+                        pending.write(piece)
                     store.commit(pending)
             except SizeCapExceeded as exc:
                 raise FetchError(url, str(exc)) from exc
-            except httpx.TimeoutException as exc:
-                raise self._timeout_error(
-                    url, "timeout while downloading", retryable=False
-                ) from exc
-            except httpx.TransportError as exc:
-                raise FetchError(
-                    url, f"connection error while downloading ({type(exc).__name__})"
-                ) from exc
             self._count(pending.bytes_written)
             return Download(
                 url=url,

@@ -112,6 +112,13 @@ def _media_columns(
     }
 
 
+def _location(source: HttpSource | LocalSource | FsspecSource) -> str:
+    """Where a source is read from, for refusals about the source as a whole."""
+    if isinstance(source, HttpSource):
+        return next(iter([*source.start_urls, *source.sitemaps, *source.feeds]), source.name)
+    return str(source.path) if isinstance(source, LocalSource) else source.url
+
+
 def _probe_columns(
     path: Path, settings: Settings, kind_hint: str | None, mime: str | None, file_name: str | None
 ) -> dict[str, Any]:
@@ -136,11 +143,23 @@ class SourceIngester:
         }
 
     def run(self, source: HttpSource | LocalSource | FsspecSource) -> StagedSource:
+        """Stage one source; should it fail as a whole, stage that failure instead.
+
+        A failed source is staged incomplete (its catalog items stay as they
+        were) with a ``source`` refusal giving the reason, so the other
+        sources' work still reaches the catalog.
+        """
         stats = IngestStats(partials_swept=self.store.sweep_partials())
-        if isinstance(source, HttpSource):
-            rows, refusals, complete = self._ingest_http(source, stats)
-        else:
-            rows, refusals, complete = self._ingest_files(source, stats)
+        try:
+            if isinstance(source, HttpSource):
+                rows, refusals, complete = self._ingest_http(source, stats)
+            else:
+                rows, refusals, complete = self._ingest_files(source, stats)
+        except Exception as exc:  # one source must not sink the others
+            log.exception("source %s failed; staged as an incomplete crawl", source.name)
+            failure = f"{type(exc).__name__}: {exc}"
+            reason = f"source failed ({failure}); its items are kept as they were"
+            rows, refusals, complete = [], [Refusal(_location(source), "source", reason)], False
         stats.refused = len(refusals)
         stats.new = sum(1 for r in rows if r["fetch_status"] == "new")
         stats.not_modified = sum(1 for r in rows if r["fetch_status"] == "not_modified")
@@ -161,6 +180,7 @@ class SourceIngester:
             rate_per_s=source.rate_per_s,
             concurrency=source.concurrency,
             download_deadline_s=self.settings.http_download_deadline_s,
+            page_deadline_s=self.settings.http_page_deadline_s,
             page_cache=PageCache(self.settings.http_cache_dir / source.name),
             on_retry=count_retry,
         )
@@ -174,7 +194,11 @@ class SourceIngester:
                 fetcher, self.settings.http_user_agent, enabled=source.respect_robots
             )
             crawler = SiteCrawler(
-                source, fetcher, robots, max_pages=self.settings.max_pages_per_source
+                source,
+                fetcher,
+                robots,
+                max_pages=self.settings.max_pages_per_source,
+                max_links_per_page=self.settings.max_links_per_page,
             )
             found = crawler.discover()
             stats.discovered = len(found.media)

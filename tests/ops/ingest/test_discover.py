@@ -316,3 +316,32 @@ def test_malformed_feed_errors_say_why() -> None:
         parse_json_feed(b"[1, 2]", FEED)
     with pytest.raises(ValueError, match="not UTF-8"):
         parse_json_feed(b'{"items": ["\xff"]}', FEED)
+
+
+# --- deep nesting -------------------------------------------------------------------------------
+
+DEEP = 100_000
+
+
+def test_feed_nested_too_deep_is_malformed_not_a_crash() -> None:
+    body = b'{"items": ' + b"[" * DEEP + b"]" * DEEP + b"}"
+    with pytest.raises(ValueError, match=r"^JSON nested deeper than 64 levels$"):
+        parse_json_feed(body, "https://films.example/feed.json")
+
+
+def test_json_ld_nested_too_deep_is_skipped_and_named() -> None:
+    deep = '<script type="application/ld+json">' + "{" * DEEP + "}" * DEEP + "</script>"
+    good = _json_ld({"@type": "VideoObject", "contentUrl": "/v.mp4"})
+    parsed = parse_html(_page(head=deep + good, body='<a href="/next.html">next</a>'), PAGE_URL)
+    assert [link.url for link in parsed.media] == ["https://films.example/v.mp4"]
+    assert parsed.page_links == ("https://films.example/next.html",)
+    assert parsed.problems == ("JSON-LD block skipped: JSON nested deeper than 64 levels",)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    title = '[[[{{{ "quoted" ' * 100
+    feed = {"items": [{"id": "a", "title": title, "attachments": [{"url": "/a.mp4"}]}]}
+    links = parse_json_feed(json.dumps(feed).encode("utf-16"), "https://films.example/feed.json")
+    assert [(link.url, link.title) for link in links] == [
+        ("https://films.example/a.mp4", " ".join(title.split()))
+    ]

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import functools
+import gzip
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+import tracemalloc
+import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from ops.ingest.fetch import FetchError, HttpFetcher
+from ops.ingest.fetch import MAX_PAGE_BYTES, FetchError, HttpFetcher
 from ops.ingest.netguard import NetworkPolicy
 from ops.ingest.pipeline import ingest_source
 from ops.ingest.rawstore import RawStore
 from ops.sample_site.server import SampleSiteServer
 from ops.settings import Settings
+from tests.support.hostile_site import HostileSite, raw_response
 
 PAYLOAD = os.urandom(200_000)
 TRICKLE_BYTES_PER_S = 2_000  # 200 kB would take 100 s: only the deadline ends it sooner
@@ -34,7 +39,13 @@ class _Answers:
         return self.answers[min(self.lookups, len(self.answers)) - 1]
 
 
-def _fetcher(policy: NetworkPolicy, *, deadline_s: float = 60.0, retries: int = 0) -> HttpFetcher:
+def _fetcher(
+    policy: NetworkPolicy,
+    *,
+    deadline_s: float = 60.0,
+    page_deadline_s: float = 60.0,
+    retries: int = 0,
+) -> HttpFetcher:
     return HttpFetcher(
         policy,
         user_agent="cinescope-test",
@@ -44,10 +55,11 @@ def _fetcher(policy: NetworkPolicy, *, deadline_s: float = 60.0, retries: int = 
         rate_per_s=1000.0,
         concurrency=2,
         download_deadline_s=deadline_s,
+        page_deadline_s=page_deadline_s,
     )
 
 
-def _local(server: SampleSiteServer) -> NetworkPolicy:
+def _local(server: SampleSiteServer | HostileSite) -> NetworkPolicy:
     return NetworkPolicy(frozenset({"127.0.0.1"}), frozenset({f"127.0.0.1:{server.port}"}))
 
 
@@ -57,6 +69,7 @@ def site(tmp_path: Path) -> Iterator[SampleSiteServer]:
     (public / "media").mkdir(parents=True)
     (public / "index.html").write_text("<html><body>catalog</body></html>")
     (public / "media" / "clip.mp4").write_bytes(PAYLOAD)
+    (public / "long.html").write_text(f"<html><body>{'x' * len(PAYLOAD)}</body></html>")
     with SampleSiteServer(tmp_path / "site", throttle_bytes_per_s=TRICKLE_BYTES_PER_S) as server:
         yield server
 
@@ -188,3 +201,138 @@ def test_download_over_the_deadline_is_quarantined_and_the_run_goes_on(
         (f"{site.base_url}/media/clip.mp4", "new")
     ]
     assert list((settings.tmp_dir / "downloads").glob("*.part")) == []
+
+
+# --- the per-page deadline ----------------------------------------------------------------------
+
+
+def test_trickling_page_fails_at_the_page_deadline(site: SampleSiteServer) -> None:
+    with (
+        _fetcher(_local(site), page_deadline_s=0.4, retries=2) as fetcher,
+        pytest.raises(FetchError) as caught,
+    ):
+        fetcher.get_page(f"{site.base_url}/throttle/long.html")
+    assert caught.value.reason == "page exceeded 0.4 s"
+    assert not caught.value.retryable
+    assert site.requests_for("/throttle/long.html") == 1  # not retried
+
+
+def test_page_deadline_does_not_shorten_downloads(site: SampleSiteServer, store: RawStore) -> None:
+    with _fetcher(_local(site), page_deadline_s=0.4) as fetcher:
+        with pytest.raises(FetchError):
+            fetcher.get_page(f"{site.base_url}/throttle/long.html")
+        got = fetcher.download(f"{site.base_url}/media/clip.mp4", store, max_bytes=1 << 20)
+    assert got.bytes == len(PAYLOAD)
+
+
+# --- hostile bodies: stacked encodings, early hang-ups ------------------------------------------
+
+
+@functools.cache
+def _double_gzip_zeros(size: int) -> bytes:
+    """``size`` zero bytes gzipped twice: a few kilobytes on the wire."""
+    return gzip.compress(gzip.compress(bytes(size), 9), 9)
+
+
+def _peak_bytes_while(action: Callable[[], object]) -> int:
+    """Peak Python memory allocated while ``action`` runs (it is expected to raise)."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(FetchError):
+            action()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_double_gzip_page_is_refused_at_the_cap_with_memory_bounded(
+    store: RawStore,
+) -> None:
+    bomb = raw_response(_double_gzip_zeros(64 << 20), headers={"Content-Encoding": "gzip, gzip"})
+    with HostileSite({"/bomb.html": bomb}) as hostile, _fetcher(_local(hostile)) as fetcher:
+        url = f"{hostile.base_url}/bomb.html"
+        peak = _peak_bytes_while(lambda: fetcher.get_page(url))
+        with pytest.raises(FetchError) as caught:
+            fetcher.get_page(url)
+    assert caught.value.reason == f"page over size cap ({MAX_PAGE_BYTES} bytes)"
+    assert peak < MAX_PAGE_BYTES + (4 << 20)  # the page up to its cap, not the 64 MiB bomb
+
+
+def test_double_gzip_download_is_refused_at_the_cap_with_memory_bounded(
+    store: RawStore,
+) -> None:
+    bomb = raw_response(
+        _double_gzip_zeros(64 << 20),
+        content_type="video/mp4",
+        headers={"Content-Encoding": "gzip, gzip"},
+    )
+    with HostileSite({"/bomb.mp4": bomb}) as hostile, _fetcher(_local(hostile)) as fetcher:
+        url = f"{hostile.base_url}/bomb.mp4"
+        peak = _peak_bytes_while(lambda: fetcher.download(url, store, max_bytes=1 << 20))
+        with pytest.raises(FetchError) as caught:
+            fetcher.download(url, store, max_bytes=1 << 20)
+    assert caught.value.reason.startswith("over size cap")
+    assert peak < 2 << 20  # streamed to disk through small buffers
+    assert _files(store.root) == []
+
+
+def test_stacked_and_deflate_encodings_still_decode() -> None:
+    body = b"<html><body>" + b"catalog " * 10_000 + b"</body></html>"
+    answers = {
+        "/twice.html": raw_response(
+            gzip.compress(gzip.compress(body)), headers={"Content-Encoding": "gzip, gzip"}
+        ),
+        "/deflate.html": raw_response(zlib.compress(body), headers={"Content-Encoding": "deflate"}),
+        "/raw-deflate.html": raw_response(
+            zlib.compress(body, wbits=-15), headers={"Content-Encoding": "deflate"}
+        ),
+    }
+    with HostileSite(answers) as hostile, _fetcher(_local(hostile)) as fetcher:
+        pages = [fetcher.get_page(f"{hostile.base_url}{path}") for path in answers]
+    assert [page.body for page in pages] == [body, body, body]
+
+
+def test_unknown_or_corrupt_encoding_is_a_fetch_error() -> None:
+    answers = {
+        "/br.html": raw_response(b"\x0b\x02\x80hi\x03", headers={"Content-Encoding": "br"}),
+        "/corrupt.html": raw_response(b"not gzip at all", headers={"Content-Encoding": "gzip"}),
+    }
+    with HostileSite(answers) as hostile, _fetcher(_local(hostile)) as fetcher:
+        reasons = []
+        for path in answers:
+            with pytest.raises(FetchError) as caught:
+                fetcher.get_page(f"{hostile.base_url}{path}")
+            reasons.append(caught.value.reason)
+    assert reasons[0] == "unsupported Content-Encoding 'br'"
+    assert reasons[1].startswith("body does not decode as gzip")
+
+
+def test_page_cut_short_by_the_server_is_a_fetch_error() -> None:
+    cut = raw_response(b"<html><body>half a pa", declared_length=10_000)
+    with (
+        HostileSite({"/cut.html": cut}) as hostile,
+        _fetcher(_local(hostile)) as fetcher,
+        pytest.raises(FetchError) as caught,
+    ):
+        fetcher.get_page(f"{hostile.base_url}/cut.html")
+    assert caught.value.reason == "connection error while reading page (RemoteProtocolError)"
+
+
+def test_waiting_for_the_rate_limit_does_not_count_against_the_page_deadline(
+    site: SampleSiteServer,
+) -> None:
+    """Two requests a second: the second page waits 0.5 s for its slot, past a 0.3 s deadline."""
+    fetcher = HttpFetcher(
+        _local(site),
+        user_agent="cinescope-test",
+        timeout_s=5.0,
+        retries=0,
+        backoff_s=0.0,
+        rate_per_s=2.0,
+        concurrency=1,
+        download_deadline_s=60.0,
+        page_deadline_s=0.3,
+    )
+    with fetcher:
+        pages = [fetcher.get_page(f"{site.base_url}/index.html") for _ in range(2)]
+    assert [page.status for page in pages] == [200, 200]
