@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import pyarrow as pa
 
-KINDS = ("video", "audio", "image")
+Kind = Literal["video", "audio", "image"]
+KINDS: tuple[str, ...] = get_args(Kind)
 STATUSES = ("ok", "quarantined", "vanished")
 
 TS = pa.timestamp("us", tz="UTC")
@@ -22,9 +25,16 @@ ITEM_SCHEMA = pa.schema(
         pa.field("file_name", pa.string()),
         # media properties (probe)
         pa.field("duration_s", pa.float64()),
-        pa.field("fps", pa.float64()),
-        pa.field("width", pa.int32()),
+        pa.field("fps", pa.float64()),  # average over the whole file
+        pa.field("vfr", pa.bool_()),  # frame rate varies (steps between the first timestamps)
+        pa.field("min_fps", pa.float64()),
+        pa.field("max_fps", pa.float64()),
+        pa.field("width", pa.int32()),  # coded (stored) size in pixels
         pa.field("height", pa.int32()),
+        pa.field("sample_aspect_ratio", pa.float64()),  # pixel width / height; null: not said
+        pa.field("rotation", pa.int32()),  # display matrix: 0, 90, 180 or 270 counter-clockwise
+        pa.field("display_width", pa.int32()),  # as a player shows it (aspect ratio, rotation)
+        pa.field("display_height", pa.int32()),
         pa.field("audio_sample_rate", pa.int32()),
         pa.field("audio_channels", pa.int32()),
         pa.field("video_codec", pa.string()),
@@ -70,8 +80,15 @@ PROBE_COLUMNS = (
     "mime",
     "duration_s",
     "fps",
+    "vfr",
+    "min_fps",
+    "max_fps",
     "width",
     "height",
+    "sample_aspect_ratio",
+    "rotation",
+    "display_width",
+    "display_height",
     "audio_sample_rate",
     "audio_channels",
     "video_codec",

@@ -1,4 +1,9 @@
-"""Folder and fsspec sources: list media files and their sidecar metadata."""
+"""Folder and fsspec sources: list media files and their sidecar metadata.
+
+A file is media when its extension is a known media one, or else when Pillow or PyAV
+recognises its content (a ``.pgm`` photo, a clip saved as ``.dat``); ``.json`` files are
+sidecars. Every other file is reported with its reason, never skipped in silence.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,10 @@ import fsspec
 
 from ops.ingest.crawl import MEDIA_EXTENSIONS, Refusal
 from ops.ingest.discover import MediaLink
+from ops.ingest.probe import is_readable_media
 from ops.ingest.sources import FsspecSource, LocalSource
+
+SIDECAR_SUFFIX = ".json"
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,20 @@ def _sidecar(fs: fsspec.AbstractFileSystem, path: str) -> dict[str, Any]:
     return {}
 
 
+def _not_media(fs: fsspec.AbstractFileSystem, path: str) -> str | None:
+    """Why a file is not media, or None when it is (by extension, else by content)."""
+    name = PurePosixPath(path).name
+    if PurePosixPath(path).suffix.lower() in MEDIA_EXTENSIONS:
+        return None
+    try:
+        with fs.open(path, "rb") as handle:
+            if is_readable_media(handle):
+                return None
+    except OSError as exc:
+        return f"cannot read {name}: {exc}"
+    return f"not a media file: neither Pillow nor PyAV recognises the content of {name}"
+
+
 def _year(value: Any) -> int | None:
     try:
         return int(str(value)[:4]) if value not in (None, "") else None
@@ -51,7 +73,7 @@ def _year(value: Any) -> int | None:
 
 
 def list_files(source: LocalSource | FsspecSource) -> Iterator[FileEntry | Refusal]:
-    """Yield one entry per media file (or a refusal for a broken sidecar)."""
+    """Yield one entry per media file, or a refusal (a broken sidecar, a file not media)."""
     fs, root = open_filesystem(source)
     if not fs.isdir(root):
         yield Refusal(root, "source", f"folder not found: {root}")
@@ -59,13 +81,17 @@ def list_files(source: LocalSource | FsspecSource) -> Iterator[FileEntry | Refus
     seen: set[str] = set()
     for pattern in source.patterns:
         for path in sorted(fs.glob(f"{root.rstrip('/')}/{pattern}")):
-            if path in seen or PurePosixPath(path).suffix.lower() not in MEDIA_EXTENSIONS:
+            if path in seen or PurePosixPath(path).suffix.lower() == SIDECAR_SUFFIX:
                 continue
             seen.add(path)
             info = fs.info(path)
             if info.get("type") != "file":
                 continue
             url = fs.unstrip_protocol(path)
+            not_media = _not_media(fs, path)
+            if not_media is not None:
+                yield Refusal(url, "format", not_media)
+                continue
             try:
                 meta = _sidecar(fs, path)
             except (ValueError, UnicodeDecodeError) as exc:

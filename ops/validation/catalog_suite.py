@@ -84,6 +84,7 @@ def build_catalog_suite(settings: Settings) -> gx.ExpectationSuite:
     max_bytes = settings.max_download_bytes
     max_duration = settings.max_duration_s
     min_width, min_height = settings.min_video_width, settings.min_video_height
+    min_image_width, min_image_height = settings.min_image_width, settings.min_image_height
 
     def missing(column: str, condition: Any = None, why: str = "") -> Expectation:
         return expect.ExpectColumnValuesToNotBeNull(
@@ -243,18 +244,24 @@ def build_catalog_suite(settings: Settings) -> gx.ExpectationSuite:
         measured("width", image),
         expect.ExpectColumnValuesToBeBetween(
             column="width",
-            min_value=1,
+            min_value=min_image_width,
             row_condition=image,
-            description="images: at least 1 px wide",
-            meta={"reason": "too small: image is {value} px wide"},
+            description=f"images: at least {min_image_width} px wide",
+            meta={
+                "reason": f"too small: image is {{value}} px wide,"
+                f" images need at least {min_image_width}"
+            },
         ),
         measured("height", image),
         expect.ExpectColumnValuesToBeBetween(
             column="height",
-            min_value=1,
+            min_value=min_image_height,
             row_condition=image,
-            description="images: at least 1 px high",
-            meta={"reason": "too small: image is {value} px high"},
+            description=f"images: at least {min_image_height} px high",
+            meta={
+                "reason": f"too small: image is {{value}} px high,"
+                f" images need at least {min_image_height}"
+            },
         ),
     ]
     return gx.ExpectationSuite(name=SUITE_NAME, expectations=expectations)
@@ -299,7 +306,7 @@ def validate_catalog(
             "successful_expectations": int(statistics["successful_expectations"]),
             "unsuccessful_expectations": int(statistics["unsuccessful_expectations"]),
             "rows_checked": len(checked_positions),
-            "rows_quarantined": len(row_failures),
+            "rows_failing_checks": len(row_failures),
             "rows_released": released,
         },
         report_html=paths.html,

@@ -87,14 +87,14 @@ def audio(item_id: str, **changes: object) -> dict[str, object]:
 
 
 def image(item_id: str, **changes: object) -> dict[str, object]:
-    """A healthy, deliberately tiny image: only videos have a minimum frame size."""
+    """A healthy image, as small as the default settings allow."""
     picture = {
         "kind": "image",
         "mime": "image/png",
         "duration_s": None,
         "fps": None,
-        "width": 8,
-        "height": 8,
+        "width": 32,
+        "height": 32,
         "video_codec": None,
         "audio_codec": None,
         "audio_sample_rate": None,
@@ -122,7 +122,7 @@ HEALTHY = [
     video("clean-video"),
     video("silent-film", expects_audio=False, audio_channels=None, audio_sample_rate=None),
     audio("clean-track"),
-    image("tiny-image"),
+    image("small-image"),
 ]
 
 # item, the one defect, the check it must fail, a word the reason must contain
@@ -189,6 +189,16 @@ DEFECTS: list[tuple[dict[str, object], str, str]] = [
         "sample rate",
     ),
     (image("zero-width", width=0), "expect_column_values_to_be_between(width)", "too small"),
+    (
+        image("narrow-image", width=4),
+        "expect_column_values_to_be_between(width)",
+        "too small: image is 4 px wide, images need at least 32",
+    ),
+    (
+        image("sliver", height=4),
+        "expect_column_values_to_be_between(height)",
+        "too small: image is 4 px high, images need at least 32",
+    ),
 ]
 VANISHED = video("gone", status="vanished", sha256="nope", width=1, title=None)
 
@@ -232,7 +242,7 @@ def test_healthy_and_vanished_rows_are_left_alone(mixed: ValidationOutcome) -> N
 def test_outcome_statistics_and_quarantine_contract(mixed: ValidationOutcome) -> None:
     assert not mixed.success
     assert mixed.statistics["rows_checked"] == len(HEALTHY) + len(DEFECTS)
-    assert mixed.statistics["rows_quarantined"] == len(DEFECTS)
+    assert mixed.statistics["rows_failing_checks"] == len(DEFECTS)
     assert mixed.statistics["unsuccessful_expectations"] > 0
     assert (
         mixed.statistics["successful_expectations"] + mixed.statistics["unsuccessful_expectations"]
@@ -257,6 +267,17 @@ def test_reports_name_failed_items_and_reasons(mixed: ValidationOutcome) -> None
     assert raw["success"] is False
     failing = [r for r in raw["results"] if not r["success"]]
     assert all("unexpected_index_list" in r["result"] for r in failing)
+
+
+def test_one_pixel_image_is_quarantined_for_its_size(tmp_path: Path) -> None:
+    outcome = validate_catalog(
+        catalog_of(image("pixel", width=1, height=1)), settings_for(tmp_path), run_name="pixel"
+    )
+    assert outcome.catalog["status"].tolist() == ["quarantined"]
+    assert outcome.quarantine["reason"].tolist() == [
+        "too small: image is 1 px wide, images need at least 32",
+        "too small: image is 1 px high, images need at least 32",
+    ]
 
 
 def test_clean_catalog_passes(tmp_path: Path) -> None:
@@ -363,7 +384,9 @@ def test_bad_run_name_is_refused_before_validating(tmp_path: Path) -> None:
 
 
 def test_suite_takes_thresholds_from_settings(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path, min_video_width=100, max_duration_s=60.0)
+    settings = Settings(
+        home=tmp_path, min_video_width=100, min_image_height=20, max_duration_s=60.0
+    )
     suite = build_catalog_suite(settings)
     assert suite.name == "catalog"
     configs = [e.configuration for e in suite.expectations]
@@ -373,6 +396,7 @@ def test_suite_takes_thresholds_from_settings(tmp_path: Path) -> None:
         if "column" in c.kwargs
     }
     assert ("expect_column_values_to_be_between", "width", 100, None) in bounds
+    assert ("expect_column_values_to_be_between", "height", 20, None) in bounds
     assert ("expect_column_values_to_be_between", "duration_s", 0.04, 60.0) in bounds
     table = next(c for c in configs if c.type == "expect_table_columns_to_match_set")
     assert set(table.kwargs["column_set"]) == set(ITEM_COLUMNS)
