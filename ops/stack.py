@@ -21,6 +21,7 @@ import httpx
 
 from ops.airflow_env import ADMIN_USER, airflow_environment, ensure_airflow_db
 from ops.settings import Settings
+from ops.tracking_store import require_intact_store
 
 AIRFLOW_PORT = 8080
 MLFLOW_PORT = 5000
@@ -50,6 +51,7 @@ def admin_password(settings: Settings) -> str:
 
 def services(settings: Settings) -> list[Service]:
     bin_dir = Path(sys.executable).parent
+    require_intact_store(settings.tracking_uri)  # `mlflow ui` would re-create it empty
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
     return [
         Service(

@@ -13,12 +13,27 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ops.atomic import atomic_open
+from ops.catalog.counts import catalog_counts
 from ops.catalog.schema import ITEM_SCHEMA, QUARANTINE_SCHEMA
-from ops.catalog.store import read_catalog, read_quarantine, write_catalog, write_quarantine
+from ops.catalog.store import (
+    catalog_lock,
+    mark_validated,
+    needs_validation,
+    read_catalog,
+    read_quarantine,
+    write_catalog,
+    write_quarantine,
+)
 from ops.settings import Settings, get_settings
 
 # Crawl timestamps change on every run; a dataset revision records content, not visits.
 VOLATILE_COLUMNS = {"catalog.parquet": ["last_seen"], "quarantine.parquet": ["at"]}
+# Row order carries no meaning, so a revision sorts on the identifying columns: the same
+# content then gives the same bytes, and an unchanged catalog never makes a new revision.
+SNAPSHOT_ORDER = {
+    "catalog.parquet": ["source", "item_id"],
+    "quarantine.parquet": ["source", "stage", "url", "item_id", "check", "reason"],
+}
 
 
 def validate_catalog_step(
@@ -29,19 +44,20 @@ def validate_catalog_step(
 
     settings = settings or get_settings()
     run_name = run_name or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    outcome = validate_catalog(read_catalog(settings.catalog_path), settings, run_name=run_name)
-    quarantine = read_quarantine(settings.quarantine_path)
-    kept = quarantine[quarantine["stage"] != "validate"]
-    parts = [p for p in (kept, outcome.quarantine) if len(p)]
-    write_catalog(outcome.catalog, settings.catalog_path)
-    write_quarantine(
-        pd.concat(parts, ignore_index=True) if parts else kept, settings.quarantine_path
-    )
+    with catalog_lock(settings):
+        outcome = validate_catalog(read_catalog(settings.catalog_path), settings, run_name=run_name)
+        quarantine = read_quarantine(settings.quarantine_path)
+        kept = quarantine[quarantine["stage"] != "validate"]
+        parts = [p for p in (kept, outcome.quarantine) if len(p)]
+        quarantine = pd.concat(parts, ignore_index=True) if parts else kept
+        write_catalog(outcome.catalog, settings.catalog_path)
+        write_quarantine(quarantine, settings.quarantine_path)
+        mark_validated(settings)
     return {
         "success": outcome.success,
         "statistics": outcome.statistics,
         "report": str(outcome.report_html),
-        "quarantined_items": int((outcome.catalog["status"] == "quarantined").sum()),
+        "counts": catalog_counts(outcome.catalog, quarantine).model_dump(),
     }
 
 
@@ -54,9 +70,8 @@ def _snapshot(settings: Settings, folder: Path) -> dict[str, Path]:
     files = {}
     for name, (frame, schema) in tables.items():
         kept = [field for field in schema if field.name not in VOLATILE_COLUMNS[name]]
-        table = pa.Table.from_pandas(
-            frame[[f.name for f in kept]], schema=pa.schema(kept), preserve_index=False
-        )
+        ordered = frame[[f.name for f in kept]].sort_values(SNAPSHOT_ORDER[name], kind="stable")
+        table = pa.Table.from_pandas(ordered, schema=pa.schema(kept), preserve_index=False)
         files[name] = folder / name
         pq.write_table(table, files[name])
     return files
@@ -65,29 +80,38 @@ def _snapshot(settings: Settings, folder: Path) -> dict[str, Path]:
 def version_catalog(
     settings: Settings | None = None, summary: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Commit the catalog to the DVC data registry when its content changed."""
+    """Commit the catalog to the DVC data registry when its content changed.
+
+    Holds the catalog lock, and validates first when a merge wrote rows since the last
+    validation, so a revision never records rows that validation has not seen.
+    """
     from ops.datasets.registry import DataRegistry
 
     settings = settings or get_settings()
+    summary = dict(summary or {})
     registry = DataRegistry.from_settings(settings)
     registry.ensure()
-    catalog = read_catalog(settings.catalog_path)
-    counts = catalog["status"].value_counts().to_dict()
-    with tempfile.TemporaryDirectory(dir=settings.home) as tmp:
-        files = _snapshot(settings, Path(tmp))
-        created = registry.commit(
-            "catalog",
-            files,
-            message=f"catalog: {len(catalog)} items ({counts})",
-            metadata={"items": len(catalog), "status_counts": counts, "summary": summary or {}},
-        )
+    with catalog_lock(settings):
+        if needs_validation(settings):
+            summary["validated_before_versioning"] = validate_catalog_step(settings)
+        catalog = read_catalog(settings.catalog_path)
+        counts = catalog_counts(catalog, read_quarantine(settings.quarantine_path))
+        with tempfile.TemporaryDirectory(dir=settings.home) as tmp:
+            files = _snapshot(settings, Path(tmp))
+            created = registry.commit(
+                "catalog",
+                files,
+                message=f"catalog: {counts.describe()}",
+                metadata={"counts": counts.model_dump(), "summary": summary},
+            )
     latest = created or registry.latest("catalog")
     result = {
         "changed": created is not None,
         "revision": latest.tag if latest else None,
         "commit": latest.commit if latest else None,
         "items": len(catalog),
-        "summary": summary or {},
+        "counts": counts.model_dump(),
+        "summary": summary,
     }
     with atomic_open(settings.reports_dir / "ingest" / "latest.json") as handle:
         json.dump(result, handle, indent=2, default=str)

@@ -2,8 +2,12 @@
 
 The single writer of the catalog table. ``item_id`` is stable; a change of
 content bumps ``version``; an item missing from a complete crawl of its source
-is marked ``vanished`` (kept, never deleted); content already held by another
-item is refused as a duplicate with a pointer to the original.
+is marked ``vanished`` (kept, never deleted). Items holding the same content
+(sha256) keep one copy ``ok`` and quarantine the others as duplicates of it: the kept
+copy is the one with the most metadata (:data:`METADATA_RICHNESS` fields filled), then
+the earliest ``first_seen``, then the smallest URL. The choice is made again on every
+merge, so a duplicate whose kept copy vanished, or a richer copy that arrives later,
+takes over.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import pandas as pd
 
 from ops.catalog.schema import ITEM_COLUMNS, PROBE_COLUMNS, QUARANTINE_SCHEMA
 from ops.catalog.store import (
+    catalog_lock,
+    mark_unvalidated,
     read_catalog,
     read_frame,
     read_quarantine,
@@ -29,6 +35,10 @@ from ops.ingest.pipeline import StagedSource
 from ops.settings import Settings, get_settings
 
 DUPLICATE_PREFIX = "duplicate of item"
+DUPLICATE_CHECK = "duplicate"
+REASON_SEPARATOR = "; "
+METADATA_RICHNESS = ("title", "description", "year", "tags", "people")
+"""The fields counted to choose which copy of duplicated content to keep."""
 CONTENT_COLUMNS = ("sha256", "bytes", "file_name", *PROBE_COLUMNS)
 METADATA_COLUMNS = (
     "url",
@@ -53,6 +63,7 @@ class MergeStats:
     vanished: list[str] = field(default_factory=list)
     reappeared: list[str] = field(default_factory=list)
     duplicates: int = 0
+    duplicates_released: list[str] = field(default_factory=list)
     crawl_refusals: int = 0
 
     def summary(self) -> dict[str, int]:
@@ -64,6 +75,7 @@ class MergeStats:
             "vanished": len(self.vanished),
             "reappeared": len(self.reappeared),
             "duplicates": self.duplicates,
+            "duplicates_released": len(self.duplicates_released),
             "crawl_refusals": self.crawl_refusals,
         }
 
@@ -92,40 +104,9 @@ def merge_rows(
     """Pure merge: returns the new catalog, duplicate refusals and what changed."""
     stats = MergeStats()
     items = {row["item_id"]: _normalise(row) for row in catalog.to_dict(orient="records")}
-    owner_of = {
-        row["sha256"]: item_id
-        for item_id, row in items.items()
-        if row.get("sha256")
-        and row["status"] != "vanished"
-        and not str(row.get("status_reason") or "").startswith(DUPLICATE_PREFIX)
-    }
-    duplicates: list[dict[str, Any]] = []
     for source, rows in staged:
         for row in rows:
-            item_id = row["item_id"]
-            before = items.get(item_id)
-            sha = row.get("sha256") or (before or {}).get("sha256")
-            owner = owner_of.get(sha) if sha else None
-            merged = _merge_item(before, row, now, stats)
-            if owner is not None and owner != item_id:
-                # Kept (with its validators, so it is not fetched again) but quarantined.
-                reason = f"{DUPLICATE_PREFIX} {owner} ({items[owner]['url']}): same sha256"
-                merged["status"], merged["status_reason"] = "quarantined", reason
-                stats.duplicates += 1
-                duplicates.append(
-                    {
-                        "source": source.source,
-                        "url": row["url"],
-                        "item_id": item_id,
-                        "stage": "crawl",
-                        "check": "duplicate",
-                        "reason": reason,
-                        "at": now,
-                    }
-                )
-            elif sha:
-                owner_of[sha] = item_id
-            items[item_id] = merged
+            items[row["item_id"]] = _merge_item(items.get(row["item_id"]), row, now, stats)
         if source.complete:
             seen = set(source.seen_item_ids)
             for item_id, row in items.items():
@@ -137,8 +118,83 @@ def merge_rows(
                     row["status"] = "vanished"
                     row["status_reason"] = f"not found in the crawl of {now:%Y-%m-%d %H:%M} UTC"
                     stats.vanished.append(item_id)
+    duplicates = _settle_duplicates(items, now, stats)
     frame = pd.DataFrame(list(items.values()), columns=list(ITEM_COLUMNS))
     return frame, duplicates, stats
+
+
+def _richness(row: dict[str, Any]) -> int:
+    """How many of the :data:`METADATA_RICHNESS` fields hold something."""
+    filled = 0
+    for name in METADATA_RICHNESS:
+        value = row.get(name)
+        if isinstance(value, (list, tuple)):
+            filled += bool(value)
+        elif isinstance(value, str):
+            filled += bool(value.strip())
+        else:
+            filled += not _same(value, None)
+    return filled
+
+
+def _keep_order(row: dict[str, Any]) -> tuple[int, pd.Timestamp, str]:
+    """Sort key: the copy to keep sorts first (most metadata, first seen, smallest URL)."""
+    first_seen = row.get("first_seen")
+    seen = (
+        pd.Timestamp(first_seen)
+        if not _same(first_seen, None)
+        else pd.Timestamp.max.tz_localize("UTC")
+    )
+    return (-_richness(row), seen, str(row.get("url") or ""))
+
+
+def _without_duplicate_reason(reason: Any) -> str | None:
+    """The status_reason minus its leading duplicate part (other stages' parts follow it)."""
+    if not isinstance(reason, str) or not reason.startswith(DUPLICATE_PREFIX):
+        return reason if isinstance(reason, str) and reason else None
+    rest = reason.split(REASON_SEPARATOR, 1)
+    return rest[1] if len(rest) > 1 else None
+
+
+def _settle_duplicates(
+    items: dict[str, dict[str, Any]], now: datetime, stats: MergeStats
+) -> list[dict[str, Any]]:
+    """Keep one copy of each content ``ok`` by the documented rule; quarantine the others.
+
+    A copy quarantined only as a duplicate whose content no other present item holds any
+    more (its kept copy vanished or changed) is released; validation then re-checks it.
+    Returns one quarantine record per duplicate now held.
+    """
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in items.values():
+        if row.get("sha256") and row["status"] != "vanished":
+            groups.setdefault(row["sha256"], []).append(row)
+    records: list[dict[str, Any]] = []
+    for rows in groups.values():
+        keeper, *copies = sorted(rows, key=_keep_order)
+        if str(keeper.get("status_reason") or "").startswith(DUPLICATE_PREFIX):
+            other = _without_duplicate_reason(keeper["status_reason"])
+            keeper["status"] = "quarantined" if other else "ok"
+            keeper["status_reason"] = other
+            stats.duplicates_released.append(keeper["item_id"])
+        for row in copies:
+            reason = f"{DUPLICATE_PREFIX} {keeper['item_id']} ({keeper['url']}): same sha256"
+            other = _without_duplicate_reason(row.get("status_reason"))
+            row["status"] = "quarantined"
+            row["status_reason"] = REASON_SEPARATOR.join(p for p in (reason, other) if p)
+            stats.duplicates += 1
+            records.append(
+                {
+                    "source": row["source"],
+                    "url": row["url"],
+                    "item_id": row["item_id"],
+                    "stage": "crawl",
+                    "check": DUPLICATE_CHECK,
+                    "reason": reason,
+                    "at": now,
+                }
+            )
+    return records
 
 
 def _merge_item(
@@ -185,22 +241,26 @@ def merge_staged(
     now = datetime.now(UTC)
     refs = [r if isinstance(r, StagedSource) else StagedSource.from_dict(r) for r in staged_refs]
     staged = [(ref, json.loads(Path(ref.items_path).read_text(encoding="utf-8"))) for ref in refs]
-    catalog, duplicates, stats = merge_rows(read_catalog(settings.catalog_path), staged, now)
+    with catalog_lock(settings):
+        catalog, duplicates, stats = merge_rows(read_catalog(settings.catalog_path), staged, now)
 
-    crawled = {ref.source for ref in refs}
-    quarantine = read_quarantine(settings.quarantine_path)
-    kept = quarantine[~((quarantine["stage"] == "crawl") & quarantine["source"].isin(crawled))]
-    refusals = [read_frame(Path(ref.refusals_path), QUARANTINE_SCHEMA) for ref in refs]
-    stats.crawl_refusals = sum(len(r) for r in refusals)
-    parts = [kept, *refusals, pd.DataFrame(duplicates, columns=QUARANTINE_SCHEMA.names)]
-    quarantine = (
-        pd.concat([p for p in parts if len(p)], ignore_index=True)
-        if any(len(p) for p in parts)
-        else kept
-    )
+        crawled = {ref.source for ref in refs}
+        quarantine = read_quarantine(settings.quarantine_path)
+        # Crawl refusals are replaced per crawled source; duplicates are decided afresh.
+        replaced = (quarantine["stage"] == "crawl") & quarantine["source"].isin(crawled)
+        kept = quarantine[~(replaced | (quarantine["check"] == DUPLICATE_CHECK))]
+        refusals = [read_frame(Path(ref.refusals_path), QUARANTINE_SCHEMA) for ref in refs]
+        stats.crawl_refusals = sum(len(r) for r in refusals)
+        parts = [kept, *refusals, pd.DataFrame(duplicates, columns=QUARANTINE_SCHEMA.names)]
+        quarantine = (
+            pd.concat([p for p in parts if len(p)], ignore_index=True)
+            if any(len(p) for p in parts)
+            else kept
+        )
 
-    write_catalog(catalog, settings.catalog_path)
-    write_quarantine(quarantine, settings.quarantine_path)
+        mark_unvalidated(settings)
+        write_catalog(catalog, settings.catalog_path)
+        write_quarantine(quarantine, settings.quarantine_path)
     return {
         "stats": stats.summary(),
         "sources": {ref.source: asdict(ref.stats) for ref in refs},

@@ -1,26 +1,60 @@
-"""Reading and writing the catalog and quarantine tables (Parquet, atomic)."""
+"""Reading and writing the catalog and quarantine tables (Parquet, atomic), and their lock.
+
+Merge, validate and version run under one lock (:func:`catalog_lock`), and merge leaves a
+mark that validation removes, so a dataset revision never records rows that were not
+validated, even when two ingests run at once.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ops.atomic import write_table
+from ops.atomic import atomic_open, write_table
 from ops.catalog.schema import ITEM_SCHEMA, QUARANTINE_SCHEMA
+from ops.errors import BrokenStateError
+from ops.locks import LockHeld, exclusive
+from ops.settings import Settings
+
+CATALOG_LOCK = "locks/catalog.lock"
+UNVALIDATED_MARK = "catalog.unvalidated"
+
+
+class TableUnreadable(BrokenStateError):
+    """A stored table exists but cannot be read (truncated or not Parquet); says the repair."""
+
+
+# Integer columns read as pandas' nullable integers: NumPy's have no missing value, so
+# pandas would turn a column with one missing value into floats (a year of 2016.0).
+_NULLABLE_INTEGERS = {
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+}
 
 
 def empty_frame(schema: pa.Schema) -> pd.DataFrame:
-    return schema.empty_table().to_pandas()
+    return schema.empty_table().to_pandas(types_mapper=_NULLABLE_INTEGERS.get)
 
 
 def read_frame(path: Path, schema: pa.Schema) -> pd.DataFrame:
     """Read a table, or an empty one with the right columns when it does not exist yet."""
     if not path.is_file():
         return empty_frame(schema)
-    return pq.read_table(path, schema=schema).to_pandas()
+    try:
+        return pq.read_table(path, schema=schema).to_pandas(types_mapper=_NULLABLE_INTEGERS.get)
+    except (pa.ArrowException, OSError) as error:
+        raise TableUnreadable(
+            f"cannot read {path}: {str(error).rstrip('.')}. The file is damaged (truncated?);"
+            " nothing was changed. Repair: find the latest revision with `cinescope datasets"
+            " list --dataset catalog`, run `cinescope datasets restore catalog/vN <new folder>`"
+            f" and copy {path.name} from that folder over this file; or delete this file and"
+            " run `cinescope ingest` to rebuild it from the sources."
+        ) from None
 
 
 def write_frame(frame: pd.DataFrame, path: Path, schema: pa.Schema) -> None:
@@ -51,3 +85,39 @@ def write_quarantine(frame: pd.DataFrame, path: Path) -> None:
     write_frame(
         frame.sort_values(["source", "stage", "url"], kind="stable"), path, QUARANTINE_SCHEMA
     )
+
+
+@contextlib.contextmanager
+def catalog_lock(
+    settings: Settings, on_wait: Callable[[str], None] | None = None
+) -> Iterator[None]:
+    """Serialise the catalog's writers (merge, validate, version) across runs and processes.
+
+    A run that finds the lock held calls ``on_wait`` with the holder's description, then
+    waits; the lock dies with its holder, so a killed run never blocks the next one.
+    """
+    path = settings.home / CATALOG_LOCK
+    purpose = "catalog merge, validate and version"
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(exclusive(path, purpose))
+        except LockHeld:
+            if on_wait is not None:
+                holder = path.read_text(encoding="utf-8").strip() or "another run"
+                on_wait(f"waiting for the catalog lock {path}, held by {holder}")
+            stack.enter_context(exclusive(path, purpose, wait=True))
+        yield
+
+
+def mark_unvalidated(settings: Settings) -> None:
+    """Record that the catalog holds rows no validation has seen (merge calls this first)."""
+    with atomic_open(settings.tables_dir / UNVALIDATED_MARK) as handle:
+        handle.write("merged rows await validation\n")
+
+
+def mark_validated(settings: Settings) -> None:
+    settings.tables_dir.joinpath(UNVALIDATED_MARK).unlink(missing_ok=True)
+
+
+def needs_validation(settings: Settings) -> bool:
+    return settings.tables_dir.joinpath(UNVALIDATED_MARK).is_file()

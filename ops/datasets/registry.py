@@ -262,6 +262,7 @@ class DataRegistry:
             Path(self.remote_url).mkdir(parents=True, exist_ok=True)
         if not (self.root / ".git").exists():
             self._git("init", "--quiet")
+        self._recover_stale_git_locks()
         for key, value in GIT_LOCAL_CONFIG.items():
             self._git("config", key, value)
         self._exclude_lock_file()
@@ -279,6 +280,18 @@ class DataRegistry:
             self._git("commit", "--quiet", "-m", "registry: initialise git + DVC")
         elif not self._git_ok("diff", "--cached", "--quiet"):
             self._git("commit", "--quiet", "-m", f"registry: remote is {self.remote_url}")
+
+    def _recover_stale_git_locks(self) -> None:
+        """Remove the ``*.lock`` files a killed git left (``HEAD.lock``, ``index.lock``, ...).
+
+        Only called under the registry lock: every git command this registry runs holds it,
+        so no live git process of ours can own them; git inside the registry by hand, during
+        a cinescope run, is not supported.
+        """
+        for stale in sorted((self.root / ".git").rglob("*.lock")):
+            if stale.is_file():
+                log.warning("removing %s, left by a git process that was killed", stale)
+                stale.unlink(missing_ok=True)
 
     def _exclude_lock_file(self) -> None:
         exclude = self.root / ".git" / "info" / "exclude"

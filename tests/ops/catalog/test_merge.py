@@ -1,6 +1,8 @@
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pandas as pd
+
 from ops.catalog.merge import merge_rows
 from ops.catalog.schema import ITEM_SCHEMA
 from ops.catalog.store import empty_frame
@@ -82,3 +84,61 @@ def test_metadata_change_updates_in_place_without_new_version() -> None:
     item = after.set_index("item_id").loc["A"]
     assert item["title"] == "Renamed" and item["version"] == 1
     assert stats.metadata_updated == 1
+
+
+def bare(item_id: str, sha: str | None, status: str = "new") -> dict[str, Any]:
+    """A copy with no metadata beyond what the file name gives (no sidecar, no page)."""
+    return row(item_id, sha, status, title=None, tags=[])
+
+
+def test_duplicate_keeps_the_copy_with_the_most_metadata() -> None:
+    rich = row("B", "a" * 64, year=2016, people=["Barack Obama"], description="speech")
+    catalog, duplicates, stats = merge_rows(
+        empty_frame(ITEM_SCHEMA), [staged([bare("A", "a" * 64), rich])], T0
+    )
+    by_id = catalog.set_index("item_id")
+    assert by_id.loc["B", "status"] == "ok" and by_id.loc["B", "year"] == 2016
+    assert by_id.loc["A", "status"] == "quarantined"
+    assert by_id.loc["A", "status_reason"].startswith("duplicate of item B")
+    assert [d["item_id"] for d in duplicates] == ["A"] and stats.duplicates == 1
+
+
+def test_a_richer_copy_arriving_later_takes_over() -> None:
+    first, _, _ = merge_rows(empty_frame(ITEM_SCHEMA), [staged([bare("A", "a" * 64)])], T0)
+    rich = row("B", "a" * 64, year=2016, people=["Barack Obama"])
+    later = T0 + timedelta(hours=1)
+    after, _, _ = merge_rows(first, [staged([bare("A", None, "not_modified"), rich])], later)
+    status = after.set_index("item_id")["status"].to_dict()
+    assert status == {"A": "quarantined", "B": "ok"}
+
+
+def test_equal_metadata_keeps_the_first_seen_copy() -> None:
+    first, _, _ = merge_rows(empty_frame(ITEM_SCHEMA), [staged([row("B", "a" * 64)])], T0)
+    later = T0 + timedelta(hours=1)
+    after, _, _ = merge_rows(
+        first, [staged([row("A", "a" * 64), row("B", None, "not_modified")])], later
+    )
+    assert after.set_index("item_id")["status"].to_dict() == {"A": "quarantined", "B": "ok"}
+
+
+def test_duplicate_is_released_when_its_kept_copy_vanishes() -> None:
+    rich = row("B", "a" * 64, year=2016)
+    first, _, _ = merge_rows(empty_frame(ITEM_SCHEMA), [staged([bare("A", "a" * 64), rich])], T0)
+    assert first.set_index("item_id").loc["A", "status"] == "quarantined"
+    later = T0 + timedelta(hours=1)
+    after, duplicates, stats = merge_rows(first, [staged([bare("A", None, "not_modified")])], later)
+    by_id = after.set_index("item_id")
+    assert by_id.loc["B", "status"] == "vanished"
+    assert by_id.loc["A", "status"] == "ok" and pd.isna(by_id.loc["A", "status_reason"])
+    assert stats.duplicates_released == ["A"] and duplicates == []
+
+
+def test_released_duplicate_keeps_the_reasons_of_other_stages() -> None:
+    first, _, _ = merge_rows(
+        empty_frame(ITEM_SCHEMA), [staged([bare("A", "a" * 64), row("B", "a" * 64)])], T0
+    )
+    first.loc[first["item_id"] == "A", "status_reason"] += "; expect_x(title): missing title"
+    after, _, _ = merge_rows(first, [staged([bare("A", None, "not_modified")])], T0)
+    item = after.set_index("item_id").loc["A"]
+    assert item["status"] == "quarantined"
+    assert item["status_reason"] == "expect_x(title): missing title"

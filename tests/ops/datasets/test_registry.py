@@ -54,6 +54,24 @@ def test_ensure_is_idempotent_and_undoes_a_half_finished_commit(registry: DataRe
     assert registry.versions() == []
 
 
+def test_commit_recovers_the_git_locks_a_killed_commit_left(
+    registry: DataRegistry, tmp_path: Path
+) -> None:
+    registry.commit("catalog", {"a.bin": write(tmp_path / "a.bin", b"one")}, message="one")
+    # What `kill -9` during the registry's `git commit` / `git tag` leaves behind.
+    git_dir = registry.root / ".git"
+    for stale in ("HEAD.lock", "index.lock", "refs/tags/catalog/v2.lock"):
+        write(git_dir / stale, b"")
+
+    created = registry.commit(
+        "catalog", {"a.bin": write(tmp_path / "a.bin", b"two")}, message="two"
+    )
+
+    assert created is not None and created.tag == "catalog/v2"
+    assert list(git_dir.rglob("*.lock")) == []
+    assert git(registry, "status", "--porcelain") == ""
+
+
 def test_commit_skips_unchanged_content_and_restores_old_versions_from_the_remote(
     registry: DataRegistry, tmp_path: Path
 ) -> None:
