@@ -1,33 +1,46 @@
 """Versioned folders published by a pointer switch (predictions store, indexes).
 
 A version is built in its own folder (``v000007``), sealed by writing its
-``manifest.json`` last, and made live by atomically replacing the ``CURRENT`` pointer
+``manifest.json`` last (with the size and sha256 of every file, once the required files
+are verified to be there), and made live by atomically replacing the ``CURRENT`` pointer
 file. Readers resolve the pointer once and read a complete, immutable folder, so they
 never see a half-built version; a killed build leaves only an unsealed folder, which the
-next ``create`` sweeps away. Rollback is a pointer switch back to an older version that
+next ``create`` sweeps away once its builder process is dead (a folder another process is
+still building is never touched). Only a version whose files match its manifest is
+published. Rollback is a pointer switch back to an older version that
 was live before (a sealed version that never went live, such as one whose checks
 failed, is never rolled back to); pruning keeps the newest N and never the live one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import shutil
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ops.atomic import atomic_open
+from ops.locks import exclusive, process_alive
 
 POINTER = "CURRENT"
 MANIFEST = "manifest.json"
 PUBLISHED_MARK = "published"
+BUILDER_FILE = ".builder"
+"""The pid of the process building an unsealed version (removed at sealing)."""
 _VERSION_NAME = re.compile(r"^v(\d{6})$")
 
 
 class VersionError(RuntimeError):
     """A version that does not exist, is not sealed, or cannot be rolled back to."""
+
+
+class BrokenPointer(VersionError):
+    """The pointer file names no sealed version (garbage, or its version is gone)."""
 
 
 @dataclass(frozen=True)
@@ -55,12 +68,33 @@ class Version:
             raise VersionError(f"{self.path}: not sealed (no {MANIFEST})")
         return dict(json.loads((self.path / MANIFEST).read_text(encoding="utf-8")))
 
+    def problems(self, checksums: bool = True) -> list[str]:
+        """How the files differ from the manifest (sizes only without ``checksums``);
+        empty when they match, or for versions sealed before sizes were recorded."""
+        found = []
+        for name, expected in self.manifest().get("files", {}).items():
+            path = self.path / name
+            if not path.is_file():
+                found.append(f"{path} is missing")
+            elif path.stat().st_size != expected["bytes"]:
+                found.append(
+                    f"{path} is {path.stat().st_size} bytes, its manifest says "
+                    f"{expected['bytes']} (truncated or changed since it was sealed)"
+                )
+            elif checksums and _sha256(path) != expected["sha256"]:
+                found.append(f"{path} does not match its checksum (changed since it was sealed)")
+        return found
+
 
 class VersionedStore:
-    """The versions under one root folder, and which of them is live."""
+    """The versions under one root folder, and which of them is live.
 
-    def __init__(self, root: Path) -> None:
+    ``repair`` tells a user how to make a version live again when the pointer is broken.
+    """
+
+    def __init__(self, root: Path, repair: str = "publish one of the kept versions") -> None:
         self.root = root
+        self.repair = repair
 
     def _all(self) -> list[Version]:
         if not self.root.is_dir():
@@ -86,32 +120,95 @@ class VersionedStore:
         return version
 
     def current(self) -> Version | None:
-        """The live version, or None before the first publish."""
+        """The live version, or None before the first publish (:class:`BrokenPointer`
+        when the pointer names no sealed version)."""
         pointer = self.root / POINTER
         if not pointer.is_file():
             return None
-        return self.get(pointer.read_text(encoding="utf-8").strip())
+        try:
+            return self.get(pointer.read_text(encoding="utf-8").strip())
+        except (VersionError, UnicodeDecodeError) as error:
+            kept = ", ".join(version.name for version in self.versions()) or "none"
+            raise BrokenPointer(
+                f"the pointer {pointer} is broken ({error}); kept versions: {kept}. "
+                f"Repair: {self.repair}"
+            ) from error
+
+    def missing_pointer(self) -> str | None:
+        """What is wrong when no pointer exists although versions were published (None
+        when nothing was ever published, or a pointer exists)."""
+        if (self.root / POINTER).is_file():
+            return None
+        published = [version.name for version in self.versions() if version.was_published]
+        if not published:
+            return None
+        return (
+            f"the pointer {self.root / POINTER} is missing, although versions were "
+            f"published (kept: {', '.join(published)}). Repair: {self.repair}"
+        )
 
     def create(self) -> Version:
-        """A new, empty, unsealed version folder; unsealed leftovers of killed builds go."""
-        existing = self._all()
-        for leftover in existing:
-            if not leftover.sealed:
-                shutil.rmtree(leftover.path, ignore_errors=True)
-        number = existing[-1].number + 1 if existing else 1
-        version = Version(f"v{number:06d}", self.root / f"v{number:06d}")
-        version.path.mkdir(parents=True)
+        """A new, empty, unsealed version folder owned by this process; unsealed leftovers
+        of killed builds go, never a folder that a live process is still building."""
+        lock = self.root.with_name(f".{self.root.name}.lock")  # beside the root, not in it
+        with exclusive(lock, f"creating a version under {self.root}", wait=True):
+            existing = self._all()
+            for leftover in existing:
+                if not leftover.sealed and not _builder_alive(leftover):
+                    shutil.rmtree(leftover.path, ignore_errors=True)
+            number = existing[-1].number + 1 if existing else 1
+            version = Version(f"v{number:06d}", self.root / f"v{number:06d}")
+            version.path.mkdir(parents=True)
+            (version.path / BUILDER_FILE).write_text(str(os.getpid()), encoding="utf-8")
         return version
 
-    def seal(self, version: Version, manifest: dict[str, Any]) -> Version:
-        """Mark a built version complete; only sealed versions can be published."""
+    def seal(
+        self, version: Version, manifest: dict[str, Any], required: Collection[str] = ()
+    ) -> Version:
+        """Mark a built version complete, with each file's size and checksum; refused
+        when a ``required`` file is missing or empty (only sealed versions go live)."""
+        if not (version.path / BUILDER_FILE).is_file():
+            raise VersionError(
+                f"cannot seal {version.path}: it is not a version being built "
+                "(removed meanwhile, or sealed already)"
+            )
+        missing = [
+            name
+            for name in required
+            if not (version.path / name).is_file() or (version.path / name).stat().st_size == 0
+        ]
+        if missing:
+            raise VersionError(
+                f"cannot seal {version.path}: {', '.join(missing)} missing or empty; "
+                "the build did not complete, run it again"
+            )
+        files = {
+            path.relative_to(version.path).as_posix(): {
+                "bytes": path.stat().st_size,
+                "sha256": _sha256(path),
+            }
+            for path in sorted(version.path.rglob("*"))
+            if path.is_file() and not path.name.startswith(".") and path.name != PUBLISHED_MARK
+        }
         with atomic_open(version.path / MANIFEST) as handle:
-            json.dump({"version": version.name, **manifest}, handle, indent=2, default=str)
+            json.dump(
+                {"version": version.name, **manifest, "files": files},
+                handle,
+                indent=2,
+                default=str,
+            )
+        (version.path / BUILDER_FILE).unlink(missing_ok=True)
         return version
 
     def publish(self, name: str) -> Version:
-        """Make a sealed version live (one atomic rename of the pointer file)."""
+        """Make a sealed version live (one atomic rename of the pointer file); refused
+        when its files no longer match its manifest."""
         version = self.get(name)
+        problems = version.problems()
+        if problems:
+            raise VersionError(
+                f"version {name} fails verification, so it cannot go live: {'; '.join(problems)}"
+            )
         with atomic_open(version.path / PUBLISHED_MARK) as handle:
             handle.write("")
         with atomic_open(self.root / POINTER) as handle:
@@ -156,3 +253,20 @@ class VersionedStore:
         for version in doomed:
             shutil.rmtree(version.path)
         return doomed
+
+
+def _builder_alive(version: Version) -> bool:
+    """Whether the process that created this unsealed version still runs."""
+    try:
+        pid_text = (version.path / BUILDER_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        return False
+    return process_alive(pid_text)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

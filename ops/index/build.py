@@ -18,7 +18,10 @@ import pandas as pd
 from ops.catalog.lifecycle import last_run_summary
 from ops.catalog.store import read_catalog, write_frame
 from ops.index.documents import build_documents, item_vectors, scene_segmentor
+from ops.index.provenance import label_policy
 from ops.index.schema import DOCUMENT_SCHEMA
+from ops.index.vectors import IDS_FILE as VECTOR_IDS_FILE
+from ops.index.vectors import INDEX_FILE as VECTORS_FILE
 from ops.index.vectors import VectorIndex
 from ops.settings import Settings
 from ops.versioned import Version, VersionedStore
@@ -37,15 +40,18 @@ def postgres_schema_name(version: Version) -> str:
     return f"{POSTGRES_SCHEMA_PREFIX}{version.name}"
 
 
+INDEX_REPAIR = "`cinescope index publish <version>` with one of the kept versions"
+
+
 def index_store(settings: Settings) -> VersionedStore:
-    return VersionedStore(settings.index_dir)
+    return VersionedStore(settings.index_dir, repair=INDEX_REPAIR)
 
 
 def build_index_version(settings: Settings, predictions_version: str | None = None) -> Version:
     """Build and seal (not publish) an index version over the ok catalog items and the
     given predictions-store version (default: the live one; none yet: metadata only)."""
     from ops.predictions.store import PredictionsStore
-    from ops.recommend.build import build_recommendations
+    from ops.recommend.build import SIMILAR_FILE, build_recommendations
     from ops.refresh.plan import catalog_digest
 
     catalog = read_catalog(settings.catalog_path)
@@ -53,11 +59,14 @@ def build_index_version(settings: Settings, predictions_version: str | None = No
     source = predictions_store.version(predictions_version)
     source_name = source.name if source is not None else None
     tasks = predictions_store.tasks(source_name) if source_name else []
+    predictions = {task: predictions_store.read_predictions(task, source_name) for task in tasks}
+    policy = label_policy(predictions, settings)
     documents, vectors = build_documents(
         catalog,
-        {task: predictions_store.read_predictions(task, source_name) for task in tasks},
+        predictions,
         {task: predictions_store.read_embeddings(task, source_name) for task in tasks},
         scene_segmentor(settings),
+        policy,
     )
 
     store = index_store(settings)
@@ -92,12 +101,16 @@ def build_index_version(settings: Settings, predictions_version: str | None = No
                 "collaborative": recommendations.collaborative,
                 "recall": recommendations.recall,
             },
+            "publish_standin_labels": settings.publish_standin_labels,
+            "withheld_labels": list(policy.notes),
             "built_at": datetime.now(UTC).isoformat(),
         }
-        return store.seal(version, manifest)
+        required = [DOCUMENTS_FILE, VECTORS_FILE, VECTOR_IDS_FILE, SIMILAR_FILE]
+        return store.seal(version, manifest, required + ([] if schema else [SQLITE_FILE]))
     except BaseException:
         if schema is not None:
             _drop_schema(settings, schema)
+        store.discard(version.name)  # a failed build leaves no version behind
         raise
 
 

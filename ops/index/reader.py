@@ -7,6 +7,8 @@ does not change what an open reader answers from, so a request never mixes versi
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ import pyarrow.parquet as pq
 from ops.index.build import SQLITE_FILE, index_store
 from ops.index.query import SearchBackend, SearchPage, SearchQuery, SimilarItem
 from ops.index.vectors import VectorIndex
+from ops.refresh.tasks import SHOT_LABEL
 from ops.settings import Settings
 from ops.versioned import Version
 
@@ -28,6 +31,10 @@ MAX_VECTOR_CANDIDATES = 2_000
 
 class NoPublishedIndex(RuntimeError):
     """Nothing has been published yet, so there is nothing to query."""
+
+
+class DamagedIndex(RuntimeError):
+    """The index version's files no longer match its manifest (truncated or changed)."""
 
 
 class UnknownDocument(LookupError, ValueError):
@@ -56,18 +63,20 @@ class PublishedIndex:
         resolved = store.get(version) if version is not None else store.current()
         if resolved is None:
             raise NoPublishedIndex(
-                f"no search index is published under {settings.index_dir}: run a catalog "
+                store.missing_pointer()
+                or f"no search index is published under {settings.index_dir}: run a catalog "
                 "refresh (`cinescope refresh` or the catalog_refresh DAG) first"
             )
         from ops.recommend.build import SIMILAR_FILE
 
-        backend = _open_backend(settings, resolved)
-        try:
-            vectors = VectorIndex.load(resolved.path, settings.vector_nprobe)
-            similar = _Similar.read(resolved.path / SIMILAR_FILE)
-        except BaseException:
-            backend.close()
-            raise
+        with _diagnosed(resolved):
+            backend = _open_backend(settings, resolved)
+            try:
+                vectors = VectorIndex.load(resolved.path, settings.vector_nprobe)
+                similar = _Similar.read(resolved.path / SIMILAR_FILE)
+            except BaseException:
+                backend.close()
+                raise
         return cls(resolved, backend, vectors, similar)
 
     @property
@@ -75,28 +84,38 @@ class PublishedIndex:
         return self._version.name
 
     def search(self, query: SearchQuery) -> SearchPage:
-        """Full-text or filter search, or with ``like`` the nearest documents to that one."""
-        doc_ids = self._neighbours(query.like, query) if query.like else None
-        page = self._backend.search(query, doc_ids)
+        """Full-text or filter search, or with ``like`` the nearest documents to that one,
+        each hit scored by its cosine similarity to it."""
+        with _diagnosed(self._version):
+            similarity = self._neighbours(query.like, query) if query.like else None
+            page = self._backend.search(query, None if similarity is None else list(similarity))
+        if similarity is not None:
+            hits = [hit.model_copy(update={"score": similarity[hit.doc_id]}) for hit in page.hits]
+            page = page.model_copy(update={"hits": hits})
         return page.model_copy(update={"index_version": self.version})
 
     def item(self, item_id: str) -> dict[str, Any] | None:
-        """{"item": document, "segments": [documents by start], "lineage": [...]}, or None."""
+        """{"item": document, "segments": [scene documents by start], "shots": [shot
+        documents by start, with keyframe_s], "lineage": [...]}, or None."""
         documents = self._backend.item_documents(item_id)
         if not documents or documents[0]["level"] != "item":
             return None
-        item, *segments = ({k: v for k, v in d.items() if k != "lineage"} for d in documents)
+        item, *spans = ({k: v for k, v in d.items() if k != "lineage"} for d in documents)
         return {
             "item": item,
-            "segments": segments,
+            "segments": [span for span in spans if span["labels"] != [SHOT_LABEL]],
+            "shots": [span for span in spans if span["labels"] == [SHOT_LABEL]],
             "lineage": json.loads(documents[0]["lineage"] or "[]"),
         }
 
-    def similar(self, item_id: str, k: int = 10) -> list[SimilarItem]:
-        """Up to ``k`` recommendations for an item (empty when it has none)."""
+    def similar(self, item_id: str, k: int = 10, any_kind: bool = False) -> list[SimilarItem]:
+        """Up to ``k`` recommendations for an item, best first (empty when it has none):
+        items of its own kind unless ``any_kind``; fewer when too few are related."""
+        from ops.recommend.build import ANY_KIND, SAME_KIND
+
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        rows = self._similar.of(item_id)[:k]
+        rows = self._similar.of(item_id, ANY_KIND if any_kind else SAME_KIND)[:k]
         found = {
             document["doc_id"]: document
             for document in self._backend.documents([row["similar_item_id"] for row in rows])
@@ -116,8 +135,9 @@ class PublishedIndex:
     def close(self) -> None:
         self._backend.close()
 
-    def _neighbours(self, like: str, query: SearchQuery) -> list[str]:
-        """The documents nearest to ``like`` (itself excluded), best first."""
+    def _neighbours(self, like: str, query: SearchQuery) -> dict[str, float]:
+        """The documents nearest to ``like`` (itself excluded), best first, with their
+        cosine similarity to it."""
         vector = self._vectors.vector_of(like)
         if vector is None:
             if not self._backend.documents([like]):
@@ -130,28 +150,35 @@ class PublishedIndex:
             )
         wanted = query.page * query.page_size * VECTOR_CANDIDATES_PER_HIT
         nearest = self._vectors.search(vector, min(wanted, MAX_VECTOR_CANDIDATES) + 1)
-        return [doc_id for doc_id, _ in nearest if doc_id != like]
+        return {doc_id: score for doc_id, score in nearest if doc_id != like}
 
 
 class _Similar:
-    """similar.parquet sorted by item, looked up by binary search (no per-item objects)."""
+    """similar.parquet sorted by scope and item, looked up by binary search (no per-item
+    objects). A version built before lists were scoped holds one list per item, served
+    for either scope."""
 
-    _COLUMNS = ("item_id", "rank", "similar_item_id", "score", "reason")
+    _COLUMNS = ("item_id", "rank", "similar_item_id", "score", "reason", "scope")
 
     def __init__(self, rows: pd.DataFrame) -> None:
-        rows = rows.sort_values(["item_id", "rank"], kind="stable")
-        self._item_ids = rows["item_id"].to_numpy(dtype=object)
+        self._scoped = "scope" in rows
+        keys = (rows["scope"] + "\x00" if self._scoped else "") + rows["item_id"]
+        rows = rows.assign(key=keys).sort_values(["key", "rank"], kind="stable")
+        self._keys = rows["key"].to_numpy(dtype=object)
         self._rows = rows[["similar_item_id", "rank", "score", "reason"]].to_numpy(dtype=object)
 
     @classmethod
     def read(cls, path: Path) -> _Similar:
         if not path.is_file():
             raise FileNotFoundError(f"recommendations not found: {path}")
-        return cls(pq.read_table(path, columns=list(cls._COLUMNS)).to_pandas())
+        present = set(pq.read_schema(path).names)
+        columns = [column for column in cls._COLUMNS if column in present]
+        return cls(pq.read_table(path, columns=columns).to_pandas())
 
-    def of(self, item_id: str) -> list[dict[str, Any]]:
-        start = int(np.searchsorted(self._item_ids, item_id, "left"))
-        end = int(np.searchsorted(self._item_ids, item_id, "right"))
+    def of(self, item_id: str, scope: str) -> list[dict[str, Any]]:
+        key = f"{scope}\x00{item_id}" if self._scoped else item_id
+        start = int(np.searchsorted(self._keys, key, "left"))
+        end = int(np.searchsorted(self._keys, key, "right"))
         return [
             {
                 "similar_item_id": str(other),
@@ -161,6 +188,23 @@ class _Similar:
             }
             for other, rank, score, reason in self._rows[start:end]
         ]
+
+
+@contextmanager
+def _diagnosed(version: Version) -> Iterator[None]:
+    """A failure while reading a version whose files differ from its manifest becomes
+    :class:`DamagedIndex`, naming the files and the repair; other failures pass as they are."""
+    try:
+        yield
+    except Exception as error:
+        problems = version.problems()
+        if not problems:
+            raise
+        raise DamagedIndex(
+            f"index {version.name} is damaged: {'; '.join(problems)}. Repair: "
+            "`cinescope index rollback` to the version before it, or `cinescope refresh` "
+            "to build a new one"
+        ) from error
 
 
 def _open_backend(settings: Settings, version: Version) -> SearchBackend:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from ops.locks import process_alive
+
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _PARTIAL_MAX_AGE_S = 6 * 3600
 
@@ -104,22 +106,10 @@ class RawStore:
         for partial in self.scratch.glob("*.part"):
             pid_text = partial.name.split("-", 1)[0]
             age = time.time() - partial.stat().st_mtime
-            if not _process_alive(pid_text) or age > _PARTIAL_MAX_AGE_S:
+            if not process_alive(pid_text) or age > _PARTIAL_MAX_AGE_S:
                 partial.unlink(missing_ok=True)
                 removed += 1
         return removed
 
     def copy_out(self, sha256: str, destination: Path) -> None:
         shutil.copyfile(self.path_for(sha256), destination)
-
-
-def _process_alive(pid_text: str) -> bool:
-    if not pid_text.isdigit():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

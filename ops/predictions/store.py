@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from ops.predictions.schema import EMBEDDING_SCHEMA, LEDGER_SCHEMA, PREDICTION_SCHEMA
 from ops.settings import Settings
-from ops.versioned import Version, VersionedStore
+from ops.versioned import POINTER, Version, VersionedStore
 
 LEDGER_FILE = "ledger.parquet"
 _PREDICTIONS_SUFFIX = ".parquet"
@@ -60,7 +60,12 @@ class PredictionsStore:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = VersionedStore(settings.predictions_dir)
+        pointer = settings.predictions_dir / POINTER
+        self.store = VersionedStore(
+            settings.predictions_dir,
+            repair=f"delete {pointer}, and the next `cinescope refresh` infers the whole "
+            "catalog again",
+        )
 
     def version(self, version: str | None = None) -> Version | None:
         """A named sealed version, or the published one (None before the first publish)."""

@@ -3,16 +3,26 @@
 ``cinescope refresh`` runs the same steps in order in one process. Steps pass small
 JSON references (run id, version names, counts), never data. Nothing goes live until
 the prediction checks pass: the candidate predictions version and index version are
-only published by the last step, so a failing check leaves the previous index serving.
+only published by the last step, so a failing check leaves the previous index serving,
+and a failed step discards the versions its run built, so none is left behind.
+
+One refresh at a time: each step that writes versions holds the refresh lock under the
+data root (``cinescope refresh`` holds it for the whole run); a second run is refused
+with the holder's pid. The live index and predictions are verified against the checksums
+in their manifests before they are trusted.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ops.locks import exclusive
 from ops.settings import Settings, get_settings
+from ops.versioned import VersionError
 
 if TYPE_CHECKING:
     from ops.validation.predictions_suite import PredictionCheck
@@ -28,21 +38,48 @@ class PredictionCheckFailed(RuntimeError):
     """The new predictions failed their checks; the previous index stays live."""
 
 
+class DamagedPredictions(RuntimeError):
+    """The live predictions version's files do not match its manifest."""
+
+
+def refresh_lock_path(settings: Settings) -> Path:
+    return settings.home / "locks" / "refresh.lock"
+
+
+@contextmanager
+def refresh_lock(settings: Settings, run_id: str) -> Iterator[None]:
+    """Hold the one refresh lock (re-entrant, so a whole run can hold what its steps take)."""
+    with exclusive(refresh_lock_path(settings), f"refresh {run_id}"):
+        yield
+
+
 def plan_step(run_id: str, settings: Settings | None = None) -> dict[str, Any]:
-    """Plan the run; say whether the index must be rebuilt (new predictions, or the
-    catalog's indexed metadata changed since the live index was built)."""
+    """Plan the run; say whether the index must be rebuilt (new predictions, the
+    catalog's indexed metadata changed since the live index was built, or the live
+    index fails verification)."""
+    settings = settings or get_settings()
+    with refresh_lock(settings, run_id):
+        return _plan(run_id, settings)
+
+
+def _plan(run_id: str, settings: Settings) -> dict[str, Any]:
     from ops.index.build import index_store
     from ops.refresh.plan import plan_refresh
 
-    settings = settings or get_settings()
+    _verify_live_predictions(settings)
     plan = plan_refresh(settings, run_id)
     live = index_store(settings).current()
+    damage = live.problems() if live is not None else []
     if not plan.nothing_to_do:
         rebuild, why = True, "new or removed predictions"
     elif live is None:
         rebuild, why = True, "no index is published yet"
+    elif damage:
+        rebuild, why = True, f"the live index {live.name} is damaged ({'; '.join(damage)})"
     elif live.manifest().get("catalog_digest") != plan.catalog_digest:
         rebuild, why = True, f"catalog metadata changed since index {live.name}"
+    elif live.manifest().get("publish_standin_labels", False) != settings.publish_standin_labels:
+        rebuild, why = True, f"publish_standin_labels changed since index {live.name}"
     else:
         rebuild, why = False, f"catalog unchanged since index {live.name}"
     logger.info("refresh %s: %s; index: %s", run_id, plan.summary, why)
@@ -81,11 +118,12 @@ def merge_step(planned: dict[str, Any], settings: Settings | None = None) -> dic
     from ops.refresh.merge import merge_shards
 
     settings = settings or get_settings()
-    if planned["nothing_to_do"]:
-        live = PredictionsStore(settings).store.current()
-        predictions_version, new = (live.name if live else None), False
-    else:
-        predictions_version, new = merge_shards(settings, planned["run_id"]).name, True
+    with refresh_lock(settings, planned["run_id"]):
+        if planned["nothing_to_do"]:
+            live = PredictionsStore(settings).store.current()
+            predictions_version, new = (live.name if live else None), False
+        else:
+            predictions_version, new = merge_shards(settings, planned["run_id"]).name, True
     return {
         "run_id": planned["run_id"],
         "predictions_version": predictions_version,
@@ -102,7 +140,8 @@ def build_step(merged: dict[str, Any], settings: Settings | None = None) -> dict
     settings = settings or get_settings()
     if not merged["rebuild"]:
         raise NothingChanged(f"nothing to build: {merged['rebuild_reason']}")
-    version = build_index_version(settings, merged["predictions_version"])
+    with refresh_lock(settings, merged["run_id"]), _discarded_on_failure(settings, merged):
+        version = build_index_version(settings, merged["predictions_version"])
     manifest = version.manifest()
     logger.info(
         "built index %s: %d documents (%d segments), %d vectors",
@@ -111,40 +150,52 @@ def build_step(merged: dict[str, Any], settings: Settings | None = None) -> dict
         manifest["segments"],
         manifest["vectors"],
     )
-    return merged | {"index_version": version.name, "documents": manifest["documents"]}
+    withheld = list(manifest.get("withheld_labels", []))
+    for note in withheld:
+        logger.warning("%s", note)
+    return merged | {
+        "index_version": version.name,
+        "documents": manifest["documents"],
+        "withheld_labels": withheld,
+    }
 
 
 def check_step(built: dict[str, Any], settings: Settings | None = None) -> dict[str, Any]:
     """Run the prediction checks over this run's new rows; on failure, discard the built
-    index version and raise, so the live one keeps serving."""
-    from ops.index.build import drop_index_version
-
+    index and predictions versions and raise, so the live ones keep serving."""
     settings = settings or get_settings()
     if not built["new_predictions"]:
         return built | {"check": "no new predictions to check"}
-    check = _check_new_predictions(settings, built["run_id"], built["predictions_version"])
-    if not check.passed:
-        drop_index_version(settings, built["index_version"])  # never to go live
-        raise PredictionCheckFailed(
-            f"{check.summary}; index {built['index_version']} discarded, the live index "
-            f"stays (report: {check.report_html})"
-        )
+    with refresh_lock(settings, built["run_id"]), _discarded_on_failure(settings, built):
+        check = _check_new_predictions(settings, built["run_id"], built["predictions_version"])
+        if check is None:
+            return built | {"check": "no new rows to check (this run only removed items)"}
+        if not check.passed:
+            raise PredictionCheckFailed(
+                f"{check.summary}; index {built['index_version']} and predictions "
+                f"{built['predictions_version']} discarded, the live index stays "
+                f"(report: {check.report_html})"
+            )
     logger.info("%s", check.summary)
     return built | {"check": check.summary, "check_report": str(check.report_html)}
 
 
 def publish_step(checked: dict[str, Any], settings: Settings | None = None) -> dict[str, Any]:
-    """Make the predictions and the index live (pointer switches), then prune old ones."""
+    """Make the index and then the predictions live (pointer switches, each refused when
+    the version fails verification), then prune old ones. The index goes first: should
+    the predictions switch fail, the next run plans their items again, whereas live
+    predictions under a stale index would read as up to date and never be indexed."""
     from ops.index.build import prune_indexes, publish_index
     from ops.predictions.store import PredictionsStore
 
     settings = settings or get_settings()
     predictions = PredictionsStore(settings).store
-    if checked["new_predictions"]:
-        predictions.publish(checked["predictions_version"])
-    index = publish_index(settings, checked["index_version"])
-    pruned = [version.name for version in prune_indexes(settings)]
-    pruned += [version.name for version in predictions.prune(settings.index_keep_versions)]
+    with refresh_lock(settings, checked["run_id"]):
+        index = publish_index(settings, checked["index_version"])
+        if checked["new_predictions"]:
+            predictions.publish(checked["predictions_version"])
+        pruned = [version.name for version in prune_indexes(settings)]
+        pruned += [version.name for version in predictions.prune(settings.index_keep_versions)]
     logger.info("published index %s (pruned: %s)", index.name, ", ".join(pruned) or "none")
     return {
         "index_version": index.name,
@@ -159,8 +210,14 @@ def run_refresh(
     settings: Settings | None = None,
     report: Callable[[str], None] = logger.info,
 ) -> dict[str, Any]:
-    """Every step in order in this process (what ``cinescope refresh`` runs)."""
+    """Every step in order in this process (what ``cinescope refresh`` runs), holding
+    the refresh lock throughout."""
     settings = settings or get_settings()
+    with refresh_lock(settings, run_id):
+        return _run_steps(run_id, settings, report)
+
+
+def _run_steps(run_id: str, settings: Settings, report: Callable[[str], None]) -> dict[str, Any]:
     planned = plan_step(run_id, settings)
     report(f"plan: {planned['summary']}")
     for shard in planned["shards"]:
@@ -175,6 +232,8 @@ def run_refresh(
     except NothingChanged as exc:
         report(str(exc))
         return {"published": False, "reason": str(exc), "plan": planned}
+    for note in built["withheld_labels"]:
+        report(note)
     checked = check_step(built, settings)
     report(f"check: {checked['check']}")
     published = publish_step(checked, settings)
@@ -182,9 +241,44 @@ def run_refresh(
     return {"published": True, "plan": planned} | published
 
 
+@contextmanager
+def _discarded_on_failure(settings: Settings, run: dict[str, Any]) -> Iterator[None]:
+    """On any failure, delete the unpublished versions this run built (a retry of the run
+    starts over; nothing half-made stays behind)."""
+    from ops.index.build import drop_index_version
+    from ops.predictions.store import PredictionsStore
+
+    try:
+        yield
+    except BaseException:
+        with suppress(VersionError):  # gone already (a retry): the first failure is reported
+            if run.get("index_version"):
+                drop_index_version(settings, run["index_version"])
+        with suppress(VersionError):
+            if run["new_predictions"]:
+                PredictionsStore(settings).store.discard(run["predictions_version"])
+        raise
+
+
+def _verify_live_predictions(settings: Settings) -> None:
+    """Refuse to plan over a live predictions version whose files were damaged."""
+    from ops.predictions.store import PredictionsStore
+
+    store = PredictionsStore(settings).store
+    live = store.current()
+    if live is None:
+        return
+    problems = live.problems()
+    if problems:
+        raise DamagedPredictions(
+            f"the live predictions version {live.name} is damaged: {'; '.join(problems)}. "
+            f"Repair: {store.repair}"
+        )
+
+
 def _check_new_predictions(
     settings: Settings, run_id: str, predictions_version: str
-) -> PredictionCheck:
+) -> PredictionCheck | None:
     import pandas as pd
 
     from ops.catalog.store import read_catalog
@@ -195,6 +289,8 @@ def _check_new_predictions(
 
     plan = load_plan(settings, run_id)
     store = PredictionsStore(settings)
+    if not plan.shards:
+        return None  # nothing was inferred: no new rows
     frames, vocabulary = [], {}
     for task in sorted({shard["task"] for shard in plan.shards}):
         shards = [shard for shard in plan.shards if shard["task"] == task]

@@ -35,6 +35,14 @@ POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
 
+@pytest.fixture
+def home(home: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The shared home, publishing the labels of these tests' made-up scene model: no
+    registry knows it, so its training data is unrecorded and its labels would be withheld."""
+    monkeypatch.setenv("CINESCOPE_PUBLISH_STANDIN_LABELS", "true")
+    return Settings()
+
+
 def write_world(settings: Settings, titles: dict[str, str]) -> str:
     """A catalog of videos and a published predictions version with scenes and vectors."""
     rng = np.random.default_rng(len(titles))
@@ -153,15 +161,11 @@ def test_a_failed_build_leaves_the_live_version_serving(
     with pytest.raises(KeyboardInterrupt):
         build_index_version(home)
     store = VersionedStore(home.index_dir)
-    leftover = home.index_dir / f"v{live.number + 1:06d}"
-    assert (leftover / "search.sqlite").is_file() and not (leftover / "manifest.json").exists()
+    assert not (home.index_dir / f"v{live.number + 1:06d}").exists()  # it left nothing
     assert store.current() == live
     assert [version.name for version in index_versions(home)] == [live.name]
-    with pytest.raises(VersionError, match="unsealed"):
-        publish_index(home, leftover.name)
     monkeypatch.undo()
-    assert build_index_version(home).name == f"v{live.number + 2:06d}"
-    assert not leftover.exists()  # the next build swept it
+    assert build_index_version(home).name == f"v{live.number + 1:06d}"
 
 
 def test_postgres_without_a_dsn_is_a_clear_error(home: Settings) -> None:

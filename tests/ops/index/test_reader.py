@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from ops.catalog.store import write_catalog, write_frame
-from ops.index.build import build_index_version, publish_index
+from ops.index.build import SQLITE_FILE, build_index_version, publish_index
 from ops.index.query import SearchQuery
-from ops.index.reader import NoPublishedIndex, NoVector, PublishedIndex, UnknownDocument
+from ops.index.reader import (
+    DamagedIndex,
+    NoPublishedIndex,
+    NoVector,
+    PublishedIndex,
+    UnknownDocument,
+)
 from ops.index.vectors import VectorIndex
 from ops.predictions.schema import EMBEDDING_SCHEMA, PREDICTION_SCHEMA
 from ops.predictions.store import embeddings_file, predictions_file
@@ -29,6 +37,9 @@ ITEMS = {
     "radio": ("Radio play", "audio", None),
 }
 KISS = [0.1, 0.9, 0.9, 0.9, 0.1]  # one kiss scene, 1-4 s
+SHOTS = {"model_name": "shot-detector", "model_version": "abc", "dataset_rev": "n/a"}
+# desert's shots: (start, end, keyframe), as the shots task writes them
+DESERT_SHOTS = [(0.0, 2.0, 1.0), (2.0, 5.0, 3.5)]
 
 
 def write_world(settings: Settings) -> None:
@@ -72,15 +83,31 @@ def write_world(settings: Settings) -> None:
     write_frame(
         pd.DataFrame(embedding_rows), embeddings_file(version.path, "scene"), EMBEDDING_SCHEMA
     )
-    store.seal(version, {"tasks": {"scene": LINEAGE}})
+    shots = [
+        {"item_id": "desert", "task": "shots", **SHOTS, "score": 1.0, "created_at": NOW, **row}
+        for start, end, keyframe in DESERT_SHOTS
+        for row in (
+            {"label": "shot", "start_s": start, "end_s": end},
+            {"label": "keyframe", "start_s": keyframe, "end_s": keyframe},
+        )
+    ]
+    write_frame(pd.DataFrame(shots), predictions_file(version.path, "shots"), PREDICTION_SCHEMA)
+    write_frame(
+        EMBEDDING_SCHEMA.empty_table().to_pandas(),
+        embeddings_file(version.path, "shots"),
+        EMBEDDING_SCHEMA,
+    )
+    store.seal(version, {"tasks": {"scene": LINEAGE, "shots": SHOTS}})
     store.publish(version.name)
 
 
 @pytest.fixture
 def reader(home: Settings) -> Iterator[PublishedIndex]:
-    write_world(home)
-    publish_index(home, build_index_version(home).name)
-    opened = PublishedIndex.open(home)
+    # No registry knows this made-up scene model: publish its labels all the same.
+    settings = home.model_copy(update={"publish_standin_labels": True})
+    write_world(settings)
+    publish_index(settings, build_index_version(settings).name)
+    opened = PublishedIndex.open(settings)
     yield opened
     opened.close()
 
@@ -123,8 +150,19 @@ def test_item_gives_its_scenes_and_lineage(reader: PublishedIndex) -> None:
     assert found is not None
     assert found["item"]["title"] == "Harbour lights"
     assert [(s["start_s"], s["end_s"]) for s in found["segments"]] == [(1.0, 4.0)]
-    assert found["lineage"] == [{"task": "scene", **LINEAGE}]
+    assert found["lineage"] == [
+        {"task": "scene", **LINEAGE, "training_data": "unrecorded", "labels": "published"}
+    ]
     assert reader.item("nowhere") is None
+
+
+def test_item_gives_its_shots_with_their_keyframes(reader: PublishedIndex) -> None:
+    found = reader.item("desert")
+    assert found is not None
+    shots = [(s["start_s"], s["end_s"], s["keyframe_s"]) for s in found["shots"]]
+    assert shots == DESERT_SHOTS
+    assert all(segment["labels"] != ["shot"] for segment in found["segments"])  # scenes only
+    assert {entry["task"] for entry in found["lineage"]} == {"scene", "shots"}
 
 
 def test_similar_items_never_include_the_item(reader: PublishedIndex) -> None:
@@ -169,3 +207,55 @@ def test_the_vector_nprobe_setting_reaches_the_vector_index(
     monkeypatch.setenv("CINESCOPE_VECTOR_NPROBE", "7")
     PublishedIndex.open(Settings()).close()
     assert asked == [7]
+
+
+def test_like_scores_are_cosine_similarities_best_first(reader: PublishedIndex) -> None:
+    page = reader.search(SearchQuery(like="harbour", level="item"))
+    scores = {hit.doc_id: hit.score for hit in page.hits}
+    assert scores["harbour-2"] == pytest.approx(0.9 / np.hypot(0.9, 0.1), abs=1e-5)
+    assert scores["desert"] == pytest.approx(0.0, abs=1e-6)
+    assert [hit.score for hit in page.hits] == sorted(scores.values(), reverse=True)
+
+
+def test_similar_keeps_to_the_item_s_kind_unless_asked(reader: PublishedIndex) -> None:
+    assert {entry.kind for entry in reader.similar("harbour", 10)} == {"video"}
+    assert reader.similar("radio", 10) == []  # the only audio item
+    across = reader.similar("radio", 10, any_kind=True)
+    assert all(entry.kind == "video" for entry in across)
+    scores = [entry.score for entry in reader.similar("harbour", 10, any_kind=True)]
+    assert scores == sorted(scores, reverse=True) and all(score > 0 for score in scores)
+
+
+def test_a_truncated_search_file_is_a_clear_error_naming_it_and_the_repair(
+    home: Settings,
+) -> None:
+    write_world(home)
+    version = build_index_version(home)
+    publish_index(home, version.name)
+    sqlite = version.path / SQLITE_FILE
+    whole = sqlite.stat().st_size
+    sqlite.write_bytes(sqlite.read_bytes()[:4096])
+    with pytest.raises(DamagedIndex) as raised, closing(PublishedIndex.open(home)) as index:
+        index.search(SearchQuery(q="harbour"))
+    assert str(raised.value) == (
+        f"index v000001 is damaged: {sqlite} is 4096 bytes, its manifest says {whole} "
+        "(truncated or changed since it was sealed). Repair: `cinescope index rollback` to "
+        "the version before it, or `cinescope refresh` to build a new one"
+    )
+
+
+def test_a_version_built_before_scoped_lists_serves_its_one_list_for_both() -> None:
+    from ops.index.reader import _Similar
+
+    legacy = pd.DataFrame(
+        {
+            "item_id": ["a", "a", "b"],
+            "rank": [2, 1, 1],
+            "similar_item_id": ["c", "b", "a"],
+            "score": [0.2, 0.5, 0.5],
+            "reason": ["similar metadata"] * 3,
+        }
+    )
+    similar = _Similar(legacy)
+    for scope in ("kind", "any"):
+        assert [row["similar_item_id"] for row in similar.of("a", scope)] == ["b", "c"]
