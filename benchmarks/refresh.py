@@ -82,7 +82,11 @@ def register_champion(settings: Settings) -> str:
     ).eval()
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
     return register_scene_model(
-        model, dataset_rev="bench", tracking_uri=settings.tracking_uri, champion=True
+        model,
+        dataset_rev="bench",
+        training_data="generated",
+        tracking_uri=settings.tracking_uri,
+        champion=True,
     )
 
 

@@ -127,17 +127,21 @@ class SceneClassifier(nn.Module):
         self, frames: torch.Tensor | None, audio: torch.Tensor | None
     ) -> list[torch.Tensor]:
         """One ``(B, D_branch)`` embedding per enabled branch."""
-        embeddings = []
-        for (encoder, _), tensor in zip(
-            self._branches(), self._validated(frames, audio), strict=True
-        ):
-            if isinstance(encoder, ResNet18):
-                segments, per_segment = tensor.shape[:2]
-                per_frame = encoder(tensor.flatten(0, 1))
-                embeddings.append(per_frame.view(segments, per_segment, -1).mean(dim=1))
-            else:
-                embeddings.append(encoder(tensor))
-        return embeddings
+        return [
+            self._encode(encoder, tensor)
+            for (encoder, _), tensor in zip(
+                self._branches(), self._validated(frames, audio), strict=True
+            )
+        ]
+
+    @staticmethod
+    def _encode(encoder: ResNet18 | VGGish, tensor: torch.Tensor) -> torch.Tensor:
+        """One branch's ``(B, D_branch)`` embedding; a segment's frames are averaged."""
+        if isinstance(encoder, ResNet18):
+            segments, per_segment = tensor.shape[:2]
+            per_frame = encoder(tensor.flatten(0, 1))
+            return per_frame.view(segments, per_segment, -1).mean(dim=1)
+        return encoder(tensor)
 
     def forward(self, frames: torch.Tensor | None, audio: torch.Tensor | None) -> torch.Tensor:
         """Fused logits ``(B, L)``: the mean of the enabled branches' logits."""
@@ -165,6 +169,46 @@ class SceneClassifier(nn.Module):
         in a dot-product search whatever its size; call ``eval()`` first.
         """
         return self._fused(self._embeddings(frames, audio))
+
+    @torch.no_grad()
+    def embed_available(
+        self, frames: torch.Tensor | None, audio: torch.Tensor | None
+    ) -> torch.Tensor:
+        """``embed`` for media that has only some of the inputs: a still image has no audio,
+        a music track no frames. The part of a missing input is zeros, so these vectors
+        share one space with full segments' and compare on what both have (an image with a
+        film's pictures, a track with its sound). Call ``eval()`` first.
+        """
+        given = [tensor for tensor in (frames, audio) if tensor is not None]
+        if not given:
+            raise ValueError("embed_available needs frames, audio or both")
+        parts: list[torch.Tensor | None] = []
+        for encoder, name, tensor in (
+            (self.frame_encoder, "frames", frames),
+            (self.audio_encoder, "audio", audio),
+        ):
+            if encoder is None:
+                if tensor is not None:
+                    raise ValueError(f"the {name} branch is off (use_{name}=False): pass None")
+                continue
+            if tensor is None:
+                parts.append(None)
+                continue
+            checked = (
+                self.contract.frames.check_frames(tensor)
+                if name == "frames"
+                else self.contract.audio.check_audio(tensor)
+            )
+            parts.append(F.normalize(self._encode(encoder, checked), dim=1))
+        encoded = next(part for part in parts if part is not None)
+        sizes = [encoder.embedding_dim for encoder, _ in self._branches()]
+        return torch.cat(
+            [
+                part if part is not None else encoded.new_zeros(encoded.shape[0], size)
+                for part, size in zip(parts, sizes, strict=True)
+            ],
+            dim=1,
+        )
 
     @staticmethod
     def _fused(embeddings: list[torch.Tensor]) -> torch.Tensor:

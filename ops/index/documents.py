@@ -3,8 +3,9 @@
 Every ok catalog item gets an item document (its metadata, the labels the models found
 in it, the lineage of those predictions). The ``scene`` task's 1-s scores are joined into
 scenes with the same :class:`Segmentor` settings that training evaluated, one segment
-document per scene. Vectors are unit-length so inner product is cosine: an item's is its
-item-level embedding, a scene's the mean of its 1-s embeddings.
+document per scene; the ``shots`` task's rows give one segment document per shot, with
+its keyframe time. Vectors are unit-length so inner product is cosine: an item's is its
+item-level embedding, a scene's or a shot's the mean of the 1-s embeddings inside it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ops.index.provenance import LabelPolicy
 from ops.index.schema import DOCUMENT_COLUMNS
+from ops.refresh.tasks import KEYFRAME_LABEL, SHOT_LABEL
 from ops.scene.segmentor import Scene, Segmentor
 from ops.settings import Settings
 
@@ -25,6 +28,9 @@ log = logging.getLogger(__name__)
 
 SCENE_TASK = "scene"
 """The task whose 1-s scores become segment documents and whose embeddings are the vectors."""
+
+SHOTS_TASK = "shots"
+"""The task whose shot and keyframe rows become shot documents."""
 
 SEGMENT_S = 1.0
 """Width of a prediction bucket (the Segment contract of DESIGN.md)."""
@@ -81,8 +87,13 @@ def build_documents(
     predictions: Mapping[str, pd.DataFrame],
     embeddings: Mapping[str, pd.DataFrame],
     segmentor: Segmentor,
+    policy: LabelPolicy | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Documents (DOCUMENT_SCHEMA columns) and their unit vectors (``vector_row`` -> row).
+
+    ``policy`` says which models' labels are withheld (their embeddings still count),
+    each label's decision threshold and each model's training data, which the lineage
+    shows; without one every label is published at the segmentor's threshold.
 
     ``catalog`` holds Item rows (only ``status == "ok"`` ones are indexed); ``predictions``
     and ``embeddings`` map a task to its PREDICTION_SCHEMA / EMBEDDING_SCHEMA frame.
@@ -91,13 +102,17 @@ def build_documents(
     items = _ok_items(catalog)
     known = set(items["item_id"])
     predictions = {task: _known_rows(frame, known, task) for task, frame in predictions.items()}
+    lineage = _lineage(predictions, policy)
+    policy = policy or LabelPolicy()
+    predictions = {task: policy.published(frame) for task, frame in predictions.items()}
     scene_embeddings = _known_rows(
         embeddings.get(SCENE_TASK, pd.DataFrame(columns=["item_id"])), known, SCENE_TASK
     )
     scene_rows = predictions.get(SCENE_TASK)
-    scenes = _scenes(scene_rows, segmentor) if scene_rows is not None else {}
-    lineage = _lineage(predictions)
-    whole_labels = _whole_item_labels(predictions, segmentor.threshold)
+    scenes = _scenes(scene_rows, segmentor, policy) if scene_rows is not None else {}
+    shot_rows = predictions.get(SHOTS_TASK)
+    shots = _shots(shot_rows) if shot_rows is not None else {}
+    whole_labels = _whole_item_labels(predictions, segmentor.threshold, policy)
     item_vectors, segment_vectors = _embedding_lookup(scene_embeddings)
 
     vectors = _Vectors([])
@@ -126,8 +141,27 @@ def build_documents(
                     level="segment",
                     labels=[scene.label],
                     lineage=scene_lineage,
-                    vector_row=vectors.add(_mean_vector(segment_vectors.get(item_id), scene)),
-                    scene=scene,
+                    vector_row=vectors.add(
+                        _mean_vector(segment_vectors.get(item_id), scene.start_s, scene.end_s)
+                    ),
+                    span=(scene.start_s, scene.end_s),
+                    score=scene.score,
+                )
+            )
+        shot_lineage = [entry for entry in item_lineage if entry["task"] == SHOTS_TASK]
+        for shot in shots.get(item_id, []):
+            documents.append(
+                _document(
+                    item,
+                    doc_id=f"{item_id}/shot/{shot.start_s:g}-{shot.end_s:g}",
+                    level="segment",
+                    labels=[SHOT_LABEL],
+                    lineage=shot_lineage,
+                    vector_row=vectors.add(
+                        _mean_vector(segment_vectors.get(item_id), shot.start_s, shot.end_s)
+                    ),
+                    span=(shot.start_s, shot.end_s),
+                    keyframe_s=shot.keyframe_s,
                 )
             )
     frame = pd.DataFrame(documents, columns=list(DOCUMENT_COLUMNS))
@@ -171,11 +205,16 @@ def _known_rows(frame: pd.DataFrame, known: set[str], task: str) -> pd.DataFrame
     return frame[keep]
 
 
-def _scenes(rows: pd.DataFrame, segmentor: Segmentor) -> dict[str, list[Scene]]:
-    """item_id -> scenes of every label, by start time."""
+def _scenes(
+    rows: pd.DataFrame, segmentor: Segmentor, policy: LabelPolicy
+) -> dict[str, list[Scene]]:
+    """item_id -> scenes of every label, by start time, each at its model's threshold."""
     timed = rows[rows["start_s"].notna()]
     found: dict[str, list[Scene]] = {}
-    for (item_id, label), group in timed.groupby(["item_id", "label"], sort=True):
+    keys = ["item_id", "label", "model_name", "model_version"]
+    for (item_id, label, name, version), group in timed.groupby(keys, sort=True):
+        threshold = policy.threshold(str(name), str(version), str(label), segmentor.threshold)
+        model_segmentor = Segmentor(threshold, segmentor.min_length_s, segmentor.max_gap_s)
         starts = group["start_s"].to_numpy(dtype=np.float64)
         buckets = np.rint(starts / SEGMENT_S).astype(np.int64)
         if (buckets < 0).any():
@@ -183,7 +222,7 @@ def _scenes(rows: pd.DataFrame, segmentor: Segmentor) -> dict[str, list[Scene]]:
         scores = np.zeros(int(buckets.max()) + 1, dtype=np.float64)
         np.maximum.at(scores, buckets, group["score"].to_numpy(dtype=np.float64))
         media_end = float(group["end_s"].max())
-        for scene in segmentor.segment(scores, segment_s=SEGMENT_S, label=str(label)):
+        for scene in model_segmentor.segment(scores, segment_s=SEGMENT_S, label=str(label)):
             end = min(scene.end_s, media_end)
             found.setdefault(str(item_id), []).append(
                 Scene(scene.label, scene.start_s, max(end, scene.start_s), scene.score)
@@ -193,22 +232,59 @@ def _scenes(rows: pd.DataFrame, segmentor: Segmentor) -> dict[str, list[Scene]]:
     return found
 
 
+@dataclass(frozen=True)
+class _Shot:
+    """One shot's span and the time of its keyframe (None when no keyframe row lies in it)."""
+
+    start_s: float
+    end_s: float
+    keyframe_s: float | None
+
+
+def _shots(rows: pd.DataFrame) -> dict[str, list[_Shot]]:
+    """item_id -> its shots by start, each with the keyframe row that falls inside it."""
+    found: dict[str, list[_Shot]] = {}
+    for item_id, group in rows[rows["start_s"].notna()].groupby("item_id", sort=True):
+        spans = group[group["label"] == SHOT_LABEL].sort_values("start_s", kind="stable")
+        keyframes = np.sort(group.loc[group["label"] == KEYFRAME_LABEL, "start_s"].to_numpy(float))
+        item_shots = []
+        for start, end in zip(spans["start_s"], spans["end_s"], strict=True):
+            at = int(np.searchsorted(keyframes, start, "left"))
+            inside = at < len(keyframes) and keyframes[at] < end
+            item_shots.append(
+                _Shot(float(start), float(end), float(keyframes[at]) if inside else None)
+            )
+        found[str(item_id)] = item_shots
+    return found
+
+
 def _whole_item_labels(
-    predictions: Mapping[str, pd.DataFrame], threshold: float
+    predictions: Mapping[str, pd.DataFrame], threshold: float, policy: LabelPolicy
 ) -> dict[str, set[str]]:
-    """item_id -> labels whose whole-item score reaches the threshold, over every task."""
+    """item_id -> labels whose whole-item score reaches its model's threshold (``threshold``
+    for a model that chose none), over every task."""
     labels: dict[str, set[str]] = {}
     for frame in predictions.values():
         if frame.empty:
             continue
-        whole = frame[frame["start_s"].isna() & (frame["score"] >= threshold)]
+        whole = frame[frame["start_s"].isna()]
+        bars = [
+            policy.threshold(str(name), str(version), str(label), threshold)
+            for name, version, label in zip(
+                whole["model_name"], whole["model_version"], whole["label"], strict=True
+            )
+        ]
+        whole = whole[whole["score"].to_numpy(dtype=np.float64) >= np.asarray(bars, dtype=float)]
         for item_id, label in zip(whole["item_id"], whole["label"], strict=True):
             labels.setdefault(str(item_id), set()).add(str(label))
     return labels
 
 
-def _lineage(predictions: Mapping[str, pd.DataFrame]) -> dict[str, list[dict[str, str]]]:
-    """item_id -> the distinct (task, model, version, dataset revision) behind its rows."""
+def _lineage(
+    predictions: Mapping[str, pd.DataFrame], policy: LabelPolicy | None
+) -> dict[str, list[dict[str, str]]]:
+    """item_id -> the distinct (task, model, version, dataset revision) behind its rows,
+    with what the model was trained on and whether its labels are published."""
     frames = [frame for frame in predictions.values() if not frame.empty]
     if not frames:
         return {}
@@ -220,6 +296,10 @@ def _lineage(predictions: Mapping[str, pd.DataFrame]) -> dict[str, list[dict[str
     lineage: dict[str, list[dict[str, str]]] = {}
     for row in rows.itertuples(index=False):
         entry = {column: str(getattr(row, column)) for column in _LINEAGE_COLUMNS}
+        if policy is not None:
+            model = (entry["model_name"], entry["model_version"])
+            entry["training_data"] = policy.provenance(*model)
+            entry["labels"] = "withheld" if model in policy.withheld else "published"
         lineage.setdefault(str(row.item_id), []).append(entry)
     return lineage
 
@@ -254,11 +334,13 @@ def _embedding_lookup(
     return item_level, segments
 
 
-def _mean_vector(segments: _SegmentVectors | None, scene: Scene) -> np.ndarray | None:
-    """The mean of the 1-s vectors starting inside the scene (None when there are none)."""
+def _mean_vector(
+    segments: _SegmentVectors | None, start_s: float, end_s: float
+) -> np.ndarray | None:
+    """The mean of the 1-s vectors starting inside the span (None when there are none)."""
     if segments is None:
         return None
-    inside = (segments.starts >= scene.start_s - 1e-9) & (segments.starts < scene.end_s - 1e-9)
+    inside = (segments.starts >= start_s - 1e-9) & (segments.starts < end_s - 1e-9)
     if not inside.any():
         return None
     return np.asarray(segments.matrix[inside].mean(axis=0))
@@ -272,7 +354,9 @@ def _document(
     labels: list[str],
     lineage: list[dict[str, str]],
     vector_row: int,
-    scene: Scene | None = None,
+    span: tuple[float, float] | None = None,
+    score: float | None = None,
+    keyframe_s: float | None = None,
 ) -> dict[str, object]:
     return {
         **{column: item[column] for column in _METADATA_COLUMNS},
@@ -283,9 +367,10 @@ def _document(
         "labels": labels,
         "genres": [],
         "moods": [],
-        "start_s": scene.start_s if scene else None,
-        "end_s": scene.end_s if scene else None,
-        "score": scene.score if scene else None,
+        "start_s": span[0] if span else None,
+        "end_s": span[1] if span else None,
+        "keyframe_s": keyframe_s,
+        "score": score,
         "lineage": json.dumps(lineage),
         "vector_row": vector_row,
     }

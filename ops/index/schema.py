@@ -2,9 +2,10 @@
 
 Item documents (``level="item"``) describe a whole catalog item: its text metadata, the
 labels the models predicted for it, and the lineage of those predictions. Segment
-documents (``level="segment"``) are the 1-s prediction buckets joined into scenes: a
-span of one item with one label and its score. ``vector_row`` points into the version's
-vector matrix (-1: the document has no content vector).
+documents (``level="segment"``) are spans of one item: the 1-s prediction buckets joined
+into scenes (one label and its score), and the shots (label ``shot``, with the time of
+their keyframe). ``vector_row`` points into the version's vector matrix (-1: the
+document has no content vector).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ DOCUMENT_SCHEMA = pa.schema(
         pa.field("moods", pa.list_(pa.string())),
         pa.field("start_s", pa.float64()),  # segment documents only
         pa.field("end_s", pa.float64()),
+        pa.field("keyframe_s", pa.float64()),  # shot documents: the time of the shot's keyframe
         pa.field("score", pa.float32()),  # segment documents: the label's score
         # JSON list of {task, model_name, model_version, dataset_rev}
         pa.field("lineage", pa.string()),

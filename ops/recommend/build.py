@@ -4,7 +4,10 @@ For every ok catalog item: candidates by inner product over the fused vectors (e
 plus, with an interactions file, neighbours in the collaborative item space; never the item
 itself nor a duplicate of it (same sha256, or fused cosine >= ``duplicate_cosine``). Pairs of
 items that both have enough interactions score ``(1 - w) * content + w * cf``; others keep
-the content score. MMR then picks ``k`` of the best ``candidate_factor * k`` for diversity.
+the content score. Candidates scoring under ``min_score`` are unrelated and left out, so an
+item may get fewer than ``k``. MMR then picks ``k`` of the best ``candidate_factor * k`` for
+diversity, and they are ranked by score. Each item gets two lists: ``scope="kind"`` among
+items of its own kind (what is served by default) and ``scope="any"`` across kinds.
 With interactions, recall@k of content-only, cf-only and the blend is measured on a
 time-based split (:func:`ops.recommend.collaborative.evaluate_time_split`).
 """
@@ -54,8 +57,10 @@ SIMILAR_SCHEMA = pa.schema(
         pa.field("similar_item_id", pa.string(), nullable=False),
         pa.field("score", pa.float32(), nullable=False),
         pa.field("reason", pa.string(), nullable=False),
+        pa.field("scope", pa.string(), nullable=False),  # SAME_KIND or ANY_KIND
     ]
 )
+SAME_KIND, ANY_KIND = "kind", "any"
 
 CATALOG_COLUMNS = (*METADATA_COLUMNS, "sha256", "status")
 _VERBS = {"video": "watched", "audio": "listened to", "image": "viewed"}
@@ -69,7 +74,8 @@ class RecommendParams:
     """Recommendation settings.
 
     Defaults: ``mmr_lambda=0.7``; ``candidate_factor=4`` (MMR chooses k of the best 4k);
-    ``duplicate_cosine=0.999``; ``cf_weight=0.5`` (w of the blend);
+    ``duplicate_cosine=0.999``; ``min_score=0.05`` (a candidate scoring under it shares
+    next to nothing with the item and is left out); ``cf_weight=0.5`` (w of the blend);
     ``min_item_interactions=5`` (events an item needs before its collaborative vector is
     trusted); ``test_fraction=0.2`` (the latest fifth of the interactions is the test set);
     ``fusion`` and ``als`` as in :class:`FusionParams` and :class:`AlsParams`.
@@ -80,6 +86,7 @@ class RecommendParams:
     mmr_lambda: float = DEFAULT_LAMBDA
     candidate_factor: int = 4
     duplicate_cosine: float = 0.999
+    min_score: float = 0.05
     cf_weight: float = 0.5
     min_item_interactions: int = 5
     test_fraction: float = 0.2
@@ -87,7 +94,7 @@ class RecommendParams:
     def __post_init__(self) -> None:
         if self.candidate_factor < 1:
             raise ValueError("candidate_factor must be at least 1")
-        for name in ("cf_weight", "mmr_lambda", "duplicate_cosine"):
+        for name in ("cf_weight", "mmr_lambda", "duplicate_cosine", "min_score"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1], got {getattr(self, name)}")
 
@@ -178,7 +185,7 @@ def build_recommendations(
             "warm_items": int(collaborative.warm.sum()),
             "evaluation": asdict(evaluation),
         }
-    rows = _similar_rows(_item_info(items_frame), fused, collaborative, k, params)
+    rows = _scoped_rows(_item_info(items_frame), fused, collaborative, k, params)
     similar_path, metrics_path = folder / SIMILAR_FILE, folder / METRICS_FILE
     write_table(pa.Table.from_pylist(rows, schema=SIMILAR_SCHEMA), similar_path)
     summary = RecommendationSummary(
@@ -248,14 +255,62 @@ def _fit_collaborative(
     )
 
 
-def _similar_rows(
+def _scoped_rows(
     items: _Items,
     fused: FusedVectors,
     collaborative: _Collaborative | None,
     k: int,
     params: RecommendParams,
 ) -> list[dict[str, Any]]:
-    """Every item's top-k rows, in item order then rank."""
+    """Every item's rows among its own kind (one search per kind), then across kinds."""
+    everything = _similar_rows(items, fused, collaborative, k, params, ANY_KIND)
+    kinds = np.asarray(items.kinds, dtype=object)
+    rows: list[dict[str, Any]] = []
+    for kind in sorted(set(items.kinds)):
+        members = np.flatnonzero(kinds == kind)
+        if members.size == len(kinds):  # one kind only: the same lists
+            rows += [row | {"scope": SAME_KIND} for row in everything]
+            continue
+        rows += _similar_rows(
+            _take_items(items, members),
+            FusedVectors(
+                tuple(fused.item_ids[row] for row in members),
+                fused.matrix[members],
+                fused.has_content[members],
+            ),
+            None
+            if collaborative is None
+            else _Collaborative(
+                collaborative.vectors[members],
+                collaborative.warm[members],
+                collaborative.item_users[:, members],
+            ),
+            k,
+            params,
+            SAME_KIND,
+        )
+    return rows + everything
+
+
+def _take_items(items: _Items, rows: np.ndarray) -> _Items:
+    return _Items(
+        titles=[items.titles[row] for row in rows],
+        kinds=[items.kinds[row] for row in rows],
+        people=[items.people[row] for row in rows],
+        tags=[items.tags[row] for row in rows],
+        sha256=[items.sha256[row] for row in rows],
+    )
+
+
+def _similar_rows(
+    items: _Items,
+    fused: FusedVectors,
+    collaborative: _Collaborative | None,
+    k: int,
+    params: RecommendParams,
+    scope: str,
+) -> list[dict[str, Any]]:
+    """Every item's top-k rows (at most), in item order then rank."""
     item_ids = fused.item_ids
     if len(item_ids) < 2:
         return []
@@ -267,8 +322,12 @@ def _similar_rows(
         # Tiny per-item products: multi-threaded BLAS only fights FAISS's idle OpenMP threads.
         with threadpool_limits(limits=1, user_api="blas"):
             for row, candidates, scores, blended in finder.candidates(block, nearest):
-                vectors = fused.matrix[candidates]
-                picks = mmr_rerank(scores, vectors @ vectors.T, k, params.mmr_lambda)
+                related = np.flatnonzero(scores >= params.min_score)
+                if not related.size:
+                    continue
+                vectors = fused.matrix[candidates[related]]
+                chosen = mmr_rerank(scores[related], vectors @ vectors.T, k, params.mmr_lambda)
+                picks = sorted((int(related[pick]) for pick in chosen), key=lambda p: -scores[p])
                 for rank, pick in enumerate(picks, start=1):
                     other = int(candidates[pick])
                     rows.append(
@@ -280,6 +339,7 @@ def _similar_rows(
                             "reason": _reason(
                                 items, fused, collaborative, row, other, blended[pick]
                             ),
+                            "scope": scope,
                         }
                     )
     return rows

@@ -69,12 +69,23 @@ def item_lineage(
 def indexed_lineage(settings: Settings, item_id: str) -> dict[str, Any]:
     """What the live index holds for ``item_id`` and where it came from: the index version,
     the catalog revision and predictions version it was built from, and per task the
-    model version and training-data revision (``LookupError`` when nothing is live)."""
+    model version and training-data revision (``LookupError`` when nothing is live or the
+    live index does not hold the item)."""
     from ops.index.build import index_store
+    from ops.index.reader import PublishedIndex
 
     live = index_store(settings).current()
     if live is None:
         raise LookupError("no index is published yet: run `cinescope refresh` first")
+    reader = PublishedIndex.open(settings, live.name)
+    try:
+        if reader.item(item_id) is None:
+            raise LookupError(
+                f"item {item_id!r} is not in index {live.name}: "
+                "`cinescope search` lists what it holds"
+            )
+    finally:
+        reader.close()
     manifest = live.manifest()
     return {
         "item_id": item_id,

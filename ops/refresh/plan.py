@@ -83,7 +83,7 @@ class RefreshPlan:
     up_to_date: dict[str, int]  # task -> items that need nothing
     removed: list[str]  # items whose predictions go at merge
     without_media: list[str]  # ok items with no sha256: nothing to run a model on
-    media: dict[str, dict[str, Any]]  # planned item -> {sha256, duration_s}
+    media: dict[str, dict[str, Any]]  # planned item -> {sha256, duration_s, kind}
     shards: list[dict[str, Any]]  # {task, index, items, seconds}
     summary: str
     path: Path
@@ -184,7 +184,7 @@ def _stale_items(candidates: pd.DataFrame, ledger: pd.DataFrame, model: ModelRef
         | (joined["model_name"] != model.model_name)
         | (joined["model_version"] != model.model_version)
     )
-    return joined.loc[stale, ["item_id", "sha256", "duration_s"]]
+    return joined.loc[stale, ["item_id", "sha256", "duration_s", "kind"]]
 
 
 def _plural(count: int, word: str) -> str:
@@ -256,12 +256,12 @@ def plan_refresh(settings: Settings, run_id: str) -> RefreshPlan:
             continue
         models[name] = model
         candidates = media_rows.loc[
-            media_rows["kind"].isin(task.kinds), ["item_id", "sha256", "duration_s"]
+            media_rows["kind"].isin(task.kinds), ["item_id", "sha256", "duration_s", "kind"]
         ]
         eligible.update(candidates["item_id"])
         todo = _stale_items(candidates, ledger[ledger["task"] == name], model)
         up_to_date[name] = len(candidates) - len(todo)
-        unknown = todo["duration_s"].isna()
+        unknown = todo["duration_s"].isna() & (todo["kind"] != "image")  # stills have none
         if unknown.any():
             logger.warning("%s: %d items have no duration; packed as 0 s", name, unknown.sum())
         durations = dict(zip(todo["item_id"], todo["duration_s"].fillna(0.0), strict=True))
@@ -270,7 +270,11 @@ def plan_refresh(settings: Settings, run_id: str) -> RefreshPlan:
             shards.append({"task": name, "index": index, "items": items, "seconds": seconds})
         for row in todo.itertuples(index=False):
             duration = None if pd.isna(row.duration_s) else float(row.duration_s)
-            media[str(row.item_id)] = {"sha256": str(row.sha256), "duration_s": duration}
+            media[str(row.item_id)] = {
+                "sha256": str(row.sha256),
+                "duration_s": duration,
+                "kind": str(row.kind),
+            }
 
     removed = sorted(set(ledger["item_id"]) - set(ok["item_id"]))
     plan = RefreshPlan(

@@ -6,10 +6,13 @@ so rows never claim a model that did not make them. Models load lazily, once per
 process and behind a lock (Immich's pattern): a worker that runs several shards of the
 same model loads it once, and a task whose champion moved drops the old one.
 
-- ``scene``: the MLflow champion ``models:/scene@champion``; per 1-s segment and label a
-  probability, one whole-item row per label (the highest segment score), an embedding
-  per segment and their mean for the item.
-- ``shots``: the content-change shot detector; one row per shot, no embeddings.
+- ``scene``: the MLflow champion ``models:/scene@champion``. For a video, per 1-s segment
+  and label a probability, one whole-item row per label (the highest segment score), an
+  embedding per segment and their mean for the item. For an image or an audio track,
+  only an item embedding, from the model's frame or audio branch: every kind gets a
+  content vector, and no label is claimed from half a model.
+- ``shots``: the content-change shot detector; per shot a ``shot`` row (its span) and a
+  ``keyframe`` row (start = end = the keyframe's time), no embeddings.
 """
 
 from __future__ import annotations
@@ -37,9 +40,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SHOTS_CODE_VERSION = "shots-1"  # bump when detect_shots changes what it finds
+SHOTS_CODE_VERSION = "shots-2"  # bump when detect_shots or the rows it gives change
 SHOTS_MODEL_NAME = "shot-detector"
 SHOT_LABEL = "shot"
+KEYFRAME_LABEL = "keyframe"
 NOT_VERSIONED = "n/a"
 
 
@@ -65,6 +69,7 @@ class WorkItem:
     path: Path
     model: ModelRef
     created_at: datetime
+    kind: str  # the catalog kind: video, audio or image
 
 
 @dataclass(frozen=True)
@@ -183,17 +188,23 @@ def _load_scene_model(tracking_uri: str, name: str, version: str) -> SceneClassi
     return load_scene_model(f"models:/{name}/{version}", tracking_uri).to(device).eval()
 
 
-def _embedded_store_missing(tracking_uri: str) -> bool:
-    """A SQLite tracking store that was never created holds no champion (and is not made)."""
+def embedded_store_missing(tracking_uri: str) -> bool:
+    """A SQLite tracking store that was never created holds no champion (and is not made).
+
+    One that exists but is damaged is refused (:func:`require_intact_store`), not re-created.
+    """
+    from ops.tracking_store import require_intact_store
+
+    require_intact_store(tracking_uri)
     prefix = "sqlite:///"
     return tracking_uri.startswith(prefix) and not Path(tracking_uri.removeprefix(prefix)).exists()
 
 
 class SceneTask:
-    """Scene types per 1-s segment from the MLflow champion."""
+    """Scene types per 1-s segment from the MLflow champion; content vectors of every kind."""
 
     name = "scene"
-    kinds = frozenset({"video"})
+    kinds = frozenset({"video", "audio", "image"})
     no_model_message = "no champion registered yet"
 
     def __init__(self) -> None:
@@ -201,7 +212,7 @@ class SceneTask:
 
     def current_model(self, settings: Settings) -> ModelRef | None:
         """``models:/scene@champion``: its version and its run's ``dataset_rev`` tag."""
-        if _embedded_store_missing(settings.tracking_uri):
+        if embedded_store_missing(settings.tracking_uri):
             return None
         from mlflow import MlflowClient
         from mlflow.exceptions import MlflowException
@@ -239,6 +250,8 @@ class SceneTask:
         if next(model.parameters()).device.type == "cpu":
             # decoding runs alongside: more intra-op threads oversubscribe the cores
             torch.set_num_threads(settings.inference_threads)
+        if work.kind != "video":
+            return _content_vector_output(work, self.name, model)
         try:
             scored = score_file(model, work.path)
         except MediaDecodeError as exc:
@@ -276,6 +289,27 @@ def _scene_output(
     return ItemOutput(pa.concat_tables([per_segment, whole]), embeddings, count)
 
 
+def _content_vector_output(work: WorkItem, task: str, model: SceneClassifier) -> ItemOutput:
+    """An image's or audio track's item vector from the branch that reads it; no labels."""
+    from ops.scene.inference import embed_audio, embed_image
+
+    branch = "frame" if work.kind == "image" else "audio"
+    if not (model.use_frames if branch == "frame" else model.use_audio):
+        raise ItemFailed(
+            f"{work.model.model_name} {work.model.label} has no {branch} branch, "
+            f"so a {work.kind} item gets no content vector from it"
+        )
+    try:
+        embedded = (embed_image if branch == "frame" else embed_audio)(model, work.path)
+    except MediaDecodeError as exc:
+        raise ItemFailed(str(exc)) from exc
+    if not embedded.parts:
+        raise ItemFailed(f"{work.path}: no 1-s segment could be read (shorter than 0.5 s?)")
+    vectors = embedded.vector[None]
+    embeddings = embedding_table(work, task, [None], [None], vectors)
+    return ItemOutput(PREDICTION_SCHEMA.empty_table(), embeddings, embedded.parts)
+
+
 # -- shots ------------------------------------------------------------------------------------
 
 
@@ -297,7 +331,7 @@ class ShotsTask:
         return ModelRef(SHOTS_MODEL_NAME, digest, NOT_VERSIONED)
 
     def vocabulary(self, model: ModelRef, settings: Settings) -> list[str]:
-        return [SHOT_LABEL]
+        return [SHOT_LABEL, KEYFRAME_LABEL]
 
     def run(self, work: WorkItem, settings: Settings) -> ItemOutput:
         from ops.media.shots import detect_shots
@@ -308,13 +342,15 @@ class ShotsTask:
             raise ItemFailed(str(exc)) from exc
         if not shots:
             raise ItemFailed(f"{work.path}: no video frame could be decoded")
+        # The Prediction contract has no keyframe field: a keyframe is a point-in-time row.
+        keyframes = [shot.keyframe_s for shot in shots]
         rows = prediction_table(
             work,
             self.name,
-            [shot.start_s for shot in shots],
-            [shot.end_s for shot in shots],
-            [SHOT_LABEL] * len(shots),
-            [1.0] * len(shots),
+            [*(shot.start_s for shot in shots), *keyframes],
+            [*(shot.end_s for shot in shots), *keyframes],
+            [SHOT_LABEL] * len(shots) + [KEYFRAME_LABEL] * len(shots),
+            [1.0] * (2 * len(shots)),
         )
         return ItemOutput(rows, EMBEDDING_SCHEMA.empty_table(), len(shots))
 

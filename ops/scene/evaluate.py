@@ -140,6 +140,11 @@ class EvalReport:
             }
         return {name: value for name, value in flat.items() if math.isfinite(value)}
 
+    def decision_thresholds(self) -> dict[str, float]:
+        """Per label, the score threshold with the best F1 on this split (see
+        :func:`max_f1_threshold`): what the model's labels are decided at."""
+        return {report.label: max_f1_threshold(report.curve) for report in self.per_label}
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, for the run's ``eval_report.json``."""
 
@@ -201,6 +206,21 @@ def precision_recall_curve(scores: np.ndarray, truth: np.ndarray) -> PRCurve:
         recall=tuple((true_positives / positives).tolist()),
         thresholds=tuple(ranked_scores[group_ends].tolist()),
     )
+
+
+def max_f1_threshold(curve: PRCurve) -> float:
+    """The threshold of ``curve`` with the highest F1 (of equals, the highest threshold).
+
+    Chosen on validation data, so a model that is sure of everything (scores near 1 on
+    negatives too) gets a high bar instead of the fixed 0.5; ``SEGMENT_THRESHOLD`` when
+    the split has no positives to choose on.
+    """
+    if not curve.thresholds:
+        return SEGMENT_THRESHOLD
+    precision, recall = np.asarray(curve.precision), np.asarray(curve.recall)
+    total = precision + recall
+    f1 = np.divide(2 * precision * recall, total, out=np.zeros_like(total), where=total > 0)
+    return float(curve.thresholds[int(np.argmax(f1))])
 
 
 def average_precision(curve: PRCurve) -> float:

@@ -4,6 +4,11 @@ The one inference loop of the platform: the refresh's ``scene`` task and the inf
 benchmark both call it, so the benchmark measures what ships. Segments are decoded
 lazily and scored a batch at a time, so memory stays flat however long the file; only
 the per-segment scores and embeddings (a few floats per second of media) are kept.
+
+Images and audio tracks get a content vector from the same model's own branches
+(``SceneClassifier.embed_available``), in the space of the video vectors, until models
+made for them (genre, mood) arrive: an image through the frame branch, a track through
+the audio branch, one 1-s patch at a time and averaged.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ import numpy as np
 import torch
 
 from models.scene import SceneClassifier
+from ops.media.decode import MediaDecodeError, iter_frames
 from ops.scene.evaluate import model_inputs
-from ops.scene.features import Segment, iter_segments, to_tensors
+from ops.scene.features import Segment, frames_to_tensor, iter_segments, to_tensors
 
 SEGMENTS_PER_BATCH = 32
 
@@ -65,6 +71,63 @@ def score_file(
         if batch:
             flush()
     return ScoredSegments(times=times.view(), scores=scores.view(), vectors=vectors.view())
+
+
+@dataclass(frozen=True)
+class ContentVector:
+    """One item-level content vector (D,) and how many pictures or 1-s patches made it."""
+
+    vector: np.ndarray
+    parts: int
+
+
+def embed_image(model: SceneClassifier, path: Path) -> ContentVector:
+    """The frame branch's vector of a still image (its first picture, scaled as video frames
+    are), repeated to the frames a segment holds; ``eval()`` the model first."""
+    contract = model.contract.frames
+    pictures = iter_frames(path, width=contract.width, height=contract.height, interpolation="AREA")
+    try:
+        first = next(pictures, None)
+    finally:
+        pictures.close()  # type: ignore[attr-defined]
+    if first is None:
+        raise MediaDecodeError(f"{path}: no picture could be decoded")
+    pixels = np.repeat(first.image[None, None], contract.frames_per_segment, axis=1)
+    device = next(model.parameters()).device
+    frames = frames_to_tensor(pixels, contract).to(device, memory_format=torch.contiguous_format)
+    with torch.inference_mode():
+        vector = model.embed_available(frames, None)[0]
+    return ContentVector(vector.float().cpu().numpy(), 1)
+
+
+def embed_audio(
+    model: SceneClassifier, path: Path, *, batch_size: int = SEGMENTS_PER_BATCH
+) -> ContentVector:
+    """The mean of the audio branch's vectors of every 1-s patch of ``path`` (zero parts when
+    it is shorter than half a second); ``eval()`` the model first."""
+    contract = model.contract
+    device = next(model.parameters()).device
+    total = np.zeros(model.embedding_dim, dtype=np.float64)
+    count = 0
+    batch: list[np.ndarray] = []
+
+    def flush() -> None:
+        nonlocal total, count
+        audio = torch.from_numpy(np.stack(batch)).unsqueeze(1).to(device)
+        vectors = model.embed_available(None, audio).double().cpu().numpy()
+        total, count = total + vectors.sum(axis=0), count + len(batch)
+        batch.clear()
+
+    with torch.inference_mode():
+        segments = iter_segments(path, contract.frames, contract.audio, require_frames=False)
+        for segment in segments:
+            batch.append(segment.logmel)
+            if len(batch) == batch_size:
+                flush()
+        if batch:
+            flush()
+    mean = total / count if count else total
+    return ContentVector(mean.astype(np.float32), count)
 
 
 class _Rows:

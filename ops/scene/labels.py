@@ -17,7 +17,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -33,10 +33,25 @@ if TYPE_CHECKING:
 DATASET = "labels/scene"
 ANNOTATIONS_NAME = "annotations.csv"
 MEDIA_NAME = "media.csv"
+CUES_NAME = "cues.csv"  # the generator's per-second cue log, which its annotations come from
 COLUMNS = ("item_id", "start_s", "end_s", "label")
 LINE = "line"  # the file line of a row: how GX results and people find it
 SUITE_NAME = "scene-annotations"
 REASON_SEPARATOR = "; "
+
+
+TrainingData = Literal["generated", "real"]
+GENERATED: TrainingData = "generated"
+REAL: TrainingData = "real"
+
+
+def training_data_origin(dataset_dir: Path) -> TrainingData:
+    """``generated`` for a stand-in made by ``ops.scene.synthetic``, ``real`` otherwise.
+
+    The generator writes ``cues.csv``, the cue log its annotations are derived from; no
+    labelled footage has one, so its presence is what marks a dataset as generated.
+    """
+    return GENERATED if (dataset_dir / CUES_NAME).is_file() else REAL
 
 
 class AnnotationError(ValueError):
@@ -183,6 +198,7 @@ def version_labels(
         "annotations": len(annotations),
         "items": len(media),
         "files": len(files),
+        "training_data": training_data_origin(dataset_dir),
     }
     return DataRegistry.from_settings(settings).commit(
         dataset,

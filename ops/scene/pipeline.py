@@ -120,6 +120,8 @@ def train_step(settings: Settings | None = None) -> dict[str, Any]:
     record = {
         **dataclasses.asdict(logged),
         "dataset_rev": prepared.dataset_rev,
+        "training_data": prepared.training_data,
+        "decision_thresholds": result.decision_thresholds,
         "metrics": result.report.metrics(prefix="val_"),
         "ablation": result.ablation_table(),
         "device": str(result.main.outcome.device),
@@ -150,6 +152,8 @@ def evaluate_step(settings: Settings | None = None) -> dict[str, Any]:
         **run["metrics"],
         "gate": dataclasses.asdict(decision),
         "version": run["version"],
+        "training_data": run.get("training_data"),
+        "decision_thresholds": run.get("decision_thresholds"),
         "ablation": run["ablation"],
     }
     _write_json(scene_dir(settings) / "metrics.json", metrics)

@@ -41,10 +41,13 @@ from ops.scene.features import (
 from ops.scene.labels import (
     ANNOTATIONS_NAME,
     COLUMNS,
+    GENERATED,
     LINE,
     MEDIA_NAME,
+    TrainingData,
     matching_version,
     read_annotations,
+    training_data_origin,
 )
 from ops.settings import Settings
 
@@ -81,7 +84,12 @@ class MediaItem:
 
 @dataclass(frozen=True, eq=False)
 class PreparedDataset:
-    """The segment table with everything needed to read it back as tensors."""
+    """The segment table with everything needed to read it back as tensors.
+
+    ``training_data`` says whether the media are a generated stand-in or real labelled
+    footage; when it was not recorded, the dataset counts as a stand-in (its model's
+    labels are then withheld rather than published as findings).
+    """
 
     root: Path
     segments: pd.DataFrame
@@ -89,6 +97,7 @@ class PreparedDataset:
     frames: FrameContract
     audio: AudioContract
     dataset_rev: str | None = None
+    training_data: TrainingData = GENERATED
 
     @classmethod
     def load(cls, out_dir: Path) -> PreparedDataset:
@@ -104,6 +113,7 @@ class PreparedDataset:
             frames=FrameContract(**summary["frames_contract"]),
             audio=AudioContract(**summary["audio_contract"]),
             dataset_rev=summary.get("dataset_rev"),
+            training_data=summary.get("training_data", GENERATED),
         )
 
 
@@ -214,6 +224,7 @@ def prepare_dataset(
     segments = segments[[*SEGMENT_COLUMNS, *labels]]
     version = matching_version(dataset_dir, settings)
     dataset_rev = version.tag if version else None
+    training_data = training_data_origin(dataset_dir)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_refused(out_dir / REFUSED_NAME, refusals)
@@ -229,6 +240,7 @@ def prepare_dataset(
         "dataset_dir": str(dataset_dir),
         "dataset_rev": dataset_rev,
         "dataset_commit": version.commit if version else None,
+        "training_data": training_data,
         "annotations": check.report,
         "refused_rows": len(refusals),
         "counts": _counts(segments, labels),
@@ -236,7 +248,7 @@ def prepare_dataset(
     with atomic_open(out_dir / PREPARED_NAME) as handle:
         json.dump(summary, handle, indent=2)
     log.info("prepared %d segments of %d items in %s", len(segments), len(feature_dirs), out_dir)
-    return PreparedDataset(out_dir, segments, labels, frames, audio, dataset_rev)
+    return PreparedDataset(out_dir, segments, labels, frames, audio, dataset_rev, training_data)
 
 
 def read_media_list(dataset_dir: Path) -> dict[str, MediaItem]:

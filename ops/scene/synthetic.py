@@ -29,8 +29,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ops.atomic import atomic_open
-from ops.sample_site.generate import ADJECTIVES, NOUNS, slugify
 from ops.sample_site.media import AUDIO_SAMPLE_RATE, mux
+from ops.sample_site.names import ADJECTIVES, NOUNS, slugify
+from ops.scene.labels import CUES_NAME
 
 SCENE_LABEL = "kiss"
 FPS = 8
@@ -38,7 +39,6 @@ FRAME_WIDTH, FRAME_HEIGHT = 128, 96
 CLIPS_DIR = "clips"
 ANNOTATIONS_NAME = "annotations.csv"
 MEDIA_NAME = "media.csv"
-CUES_NAME = "cues.csv"
 RUN_SECONDS = (2, 6)  # inclusive bounds of one run of a cue (and of a positive scene)
 
 RunKind = Literal["both", "visual", "sound"]
@@ -99,15 +99,13 @@ def generate_scene_dataset(
         title = _title(index)
         item_id = f"{slugify(title)}-{index:02d}"
         duration = int(rng.integers(shortest, longest + 1))
-        runs = plan_cue_runs(rng, duration)
+        rendered = render_scene_clip(rng, duration)
         clip = f"{CLIPS_DIR}/{item_id}.mp4"
         with atomic_open(root / clip, "wb") as handle:
-            handle.write(_render_clip(rng, duration, runs))
+            handle.write(rendered.data)
         media_rows.append((item_id, clip, title))
-        annotations += [
-            (item_id, run.start_s, run.end_s, SCENE_LABEL) for run in runs if run.kind == "both"
-        ]
-        visual, sound = cue_timeline(runs, duration)
+        annotations += [(item_id, start, end, SCENE_LABEL) for start, end in rendered.scenes]
+        visual, sound = cue_timeline(list(rendered.runs), duration)
         cue_rows += [
             (item_id, second, int(visual[second]), int(sound[second])) for second in range(duration)
         ]
@@ -115,6 +113,29 @@ def generate_scene_dataset(
     _write_csv(root / MEDIA_NAME, ("item_id", "path", "title"), media_rows)
     _write_csv(root / CUES_NAME, ("item_id", "second", "visual", "sound"), cue_rows)
     return root
+
+
+@dataclass(frozen=True)
+class SceneClip:
+    """One rendered MP4 clip and the cue runs drawn into it: its ground truth."""
+
+    data: bytes
+    runs: tuple[CueRun, ...]
+
+    @property
+    def scenes(self) -> list[tuple[int, int]]:
+        """The ``[start_s, end_s)`` spans that are ``kiss``: motif and chord together."""
+        return [(run.start_s, run.end_s) for run in self.runs if run.kind == "both"]
+
+
+def render_scene_clip(rng: np.random.Generator, duration: int) -> SceneClip:
+    """Plan the cue runs of a ``duration``-second clip and render it (H.264 + AAC MP4).
+
+    The training clips and the sample site's scene videos are both made here, so the
+    site shows the motif the scene model learnt, among the same decoys.
+    """
+    runs = plan_cue_runs(rng, duration)
+    return SceneClip(_render_clip(rng, duration, runs), tuple(runs))
 
 
 def plan_cue_runs(rng: np.random.Generator, duration: int) -> list[CueRun]:

@@ -16,6 +16,7 @@ stored in the model's metadata and the logged weights.
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import tempfile
@@ -29,9 +30,11 @@ import numpy as np
 
 from models.scene import SceneClassifier
 from ops.scene.evaluate import evaluate, plot_confusion, plot_pr_curve
+from ops.scene.labels import REAL, TrainingData
 from ops.scene.params import TrainParams
 from ops.scene.train import SceneTrainingResult, select_device
 from ops.settings import REPO_ROOT, get_settings
+from ops.tracking_store import require_intact_store
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -46,6 +49,9 @@ REGISTERED_MODEL = "scene"
 CHAMPION_ALIAS = "champion"
 MODEL_ARTIFACT = "model"
 CONFIG_METADATA_KEY = "scene_config"
+THRESHOLDS_KEY = "decision_thresholds"  # MLmodel metadata and version tag: label -> threshold
+TRAINING_DATA_TAG = "training_data"  # run and version tag: generated or real
+UNRECORDED = "unrecorded"  # a version registered before its training data was recorded
 UNVERSIONED = "unversioned"
 UNKNOWN_COMMIT = "unknown"
 
@@ -57,6 +63,19 @@ class LoggedRun:
     run_id: str
     model_uri: str
     version: str
+
+
+@dataclass(frozen=True)
+class ModelProvenance:
+    """What a registered version was trained on and the thresholds it decides labels at."""
+
+    training_data: str  # generated, real or unrecorded
+    decision_thresholds: dict[str, float]  # empty when none was chosen on validation data
+
+    @property
+    def standin(self) -> bool:
+        """Not known to come from real labelled data: its labels are no findings."""
+        return self.training_data != REAL
 
 
 @dataclass(frozen=True)
@@ -216,22 +235,37 @@ def log_scene_run(
     import mlflow
     from mlflow import MlflowClient
 
+    require_intact_store(tracking_uri)
     client = MlflowClient(tracking_uri)
     experiment_id = _experiment_id(
         client, experiment, artifact_location or default_artifact_location(tracking_uri)
     )
     rev, commit = dataset_rev or prepared.dataset_rev or UNVERSIONED, git_commit()
+    thresholds = result.decision_thresholds
     with (
         _tracking_uri(tracking_uri),
         mlflow.start_run(
             experiment_id=experiment_id,
             run_name=f"{result.main.name}-{rev}",
-            tags={"dataset_rev": rev, "git_commit": commit, "variant": result.main.name},
+            tags={
+                "dataset_rev": rev,
+                "git_commit": commit,
+                "variant": result.main.name,
+                TRAINING_DATA_TAG: prepared.training_data,
+            },
         ) as run,
     ):
         _log_training(result, params, prepared)
-        version = _log_model(SceneClassifier.load(result.model_path), registered_model_name)
-    for key, value in (("dataset_rev", rev), ("git_commit", commit)):
+        mlflow.log_metrics({f"decision_threshold_{label}": t for label, t in thresholds.items()})
+        version = _log_model(
+            SceneClassifier.load(result.model_path), registered_model_name, thresholds
+        )
+    for key, value in (
+        ("dataset_rev", rev),
+        ("git_commit", commit),
+        (TRAINING_DATA_TAG, prepared.training_data),
+        (THRESHOLDS_KEY, json.dumps(thresholds, sort_keys=True)),
+    ):
         client.set_model_version_tag(registered_model_name, version, key, value)
     logger.info(
         "logged run %s, registered %s version %s", run.info.run_id, registered_model_name, version
@@ -247,25 +281,29 @@ def register_scene_model(
     model: SceneClassifier,
     *,
     dataset_rev: str,
+    training_data: TrainingData,
     tracking_uri: str,
     experiment: str = "scene",
     registered_model_name: str = REGISTERED_MODEL,
     champion: bool = False,
 ) -> str:
-    """Register an already-built model in a bare run tagged ``dataset_rev``; returns its
-    version. For models that come from elsewhere than ``train_scene`` (an imported
-    checkpoint, a benchmark's or a test's model): no metrics, so the gate cannot judge
-    it, and ``champion=True`` moves the alias directly."""
+    """Register an already-built model in a bare run tagged ``dataset_rev`` and
+    ``training_data``; returns its version. For models that come from elsewhere than
+    ``train_scene`` (an imported checkpoint, a benchmark's or a test's model): no metrics,
+    so the gate cannot judge it, and ``champion=True`` moves the alias directly."""
     import mlflow
     from mlflow import MlflowClient
 
+    require_intact_store(tracking_uri)
     client = MlflowClient(tracking_uri)
     experiment_id = _experiment_id(client, experiment, default_artifact_location(tracking_uri))
+    tags = {"dataset_rev": dataset_rev, TRAINING_DATA_TAG: training_data}
     with (
         _tracking_uri(tracking_uri),
-        mlflow.start_run(experiment_id=experiment_id, tags={"dataset_rev": dataset_rev}),
+        mlflow.start_run(experiment_id=experiment_id, tags=tags),
     ):
         version = _log_model(model, registered_model_name)
+    client.set_model_version_tag(registered_model_name, version, TRAINING_DATA_TAG, training_data)
     if champion:
         client.set_registered_model_alias(registered_model_name, CHAMPION_ALIAS, version)
     return version
@@ -304,8 +342,13 @@ def _log_training(
         mlflow.log_artifact(str(plot_pr_curve(result.report, plots / "pr_curve.png")), "plots")
 
 
-def _log_model(model: SceneClassifier, registered_model_name: str) -> str:
-    """Log the model in the active run and register it; returns the new version."""
+def _log_model(
+    model: SceneClassifier,
+    registered_model_name: str,
+    decision_thresholds: dict[str, float] | None = None,
+) -> str:
+    """Log the model (with its decision thresholds, when chosen) in the active run and
+    register it; returns the new version."""
     import mlflow.pytorch
 
     from models.contracts import SceneInput
@@ -321,7 +364,10 @@ def _log_model(model: SceneClassifier, registered_model_name: str) -> str:
             signature=model_signature(model),
             input_example={"frames": frames.numpy(), "audio": audio.numpy()},
             pip_requirements=_pip_requirements(),
-            metadata={CONFIG_METADATA_KEY: model.config()},
+            metadata={
+                CONFIG_METADATA_KEY: model.config(),
+                THRESHOLDS_KEY: decision_thresholds or {},
+            },
             registered_model_name=registered_model_name,
             serialization_format="pickle",
         )
@@ -340,6 +386,7 @@ def load_scene_model(model_uri: str, tracking_uri: str) -> SceneClassifier:
     import mlflow.pytorch
     from mlflow.models import Model
 
+    require_intact_store(tracking_uri)
     # ``download_artifacts(tracking_uri=...)`` does not reach the registry look-up of a
     # ``models:/`` URI, which reads the global URI: point that at the store for the call.
     with (
@@ -357,6 +404,16 @@ def load_scene_model(model_uri: str, tracking_uri: str) -> SceneClassifier:
     model = SceneClassifier.from_config(metadata[CONFIG_METADATA_KEY])
     model.load_state_dict(logged.state_dict())
     return model.eval()
+
+
+def model_provenance(client: MlflowClient, name: str, version: str) -> ModelProvenance:
+    """A registered version's training data and decision thresholds, from its tags."""
+    tags = client.get_model_version(name, version).tags
+    thresholds = json.loads(tags.get(THRESHOLDS_KEY) or "{}")
+    return ModelProvenance(
+        training_data=tags.get(TRAINING_DATA_TAG) or UNRECORDED,
+        decision_thresholds={str(label): float(value) for label, value in thresholds.items()},
+    )
 
 
 def load_champion(name: str = REGISTERED_MODEL, tracking_uri: str | None = None) -> SceneClassifier:

@@ -97,6 +97,11 @@ class SceneTrainingResult:
     def report(self) -> EvalReport:
         return self.main.report
 
+    @property
+    def decision_thresholds(self) -> dict[str, float]:
+        """Per label, the max-F1 threshold on the validation split: what inference uses."""
+        return self.report.decision_thresholds()
+
     def ablation_table(self) -> list[dict[str, Any]]:
         """One row per variant: which modalities, and its validation numbers."""
         return [

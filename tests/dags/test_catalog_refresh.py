@@ -29,7 +29,7 @@ def test_refresh_publishes_once_then_has_nothing_to_do(refresh_home: Settings) -
     live = index_store(refresh_home).current()
     assert live is not None and live.name == "v000001"
     ledger = PredictionsStore(refresh_home).read_ledger()
-    assert len(ledger) == 8 and set(ledger["status"]) == {"ok"}  # 4 videos x (scene, shots)
+    assert len(ledger) == 9 and set(ledger["status"]) == {"ok"}  # 4 videos x 2 + the image
     assert asset_event_extras("index/search")[-1] == {
         "version": "v000001",
         "predictions_version": "v000001",

@@ -43,7 +43,8 @@ def test_labels_then_training_registers_and_promotes(
     assert str(champion.version) == "1"
     run = client.get_run(champion.run_id)
     assert run.data.tags["dataset_rev"] == "labels/scene/v1"
-    assert "val_f1" in run.data.metrics
+    assert run.data.tags["training_data"] == champion.tags["training_data"] == "generated"
+    assert "val_f1" in run.data.metrics and "decision_threshold_kiss" in run.data.metrics
     assert (scene_dir(settings) / "metrics.json").is_file()
 
     # Same data, same seed: the challenger ties, so the gate keeps version 1.

@@ -80,6 +80,26 @@ def test_fused_logits_are_the_mean_of_the_branch_logits(
     assert torch.allclose(fused, (frame_logits + audio_logits) / 2, atol=1e-6)
 
 
+def test_embed_available_zeros_the_part_of_a_missing_input(
+    inputs: tuple[torch.Tensor, torch.Tensor],
+) -> None:
+    frames, audio = inputs
+    model = make_model()
+    full = model.embed(frames, audio)
+    picture = model.embed_available(frames, None)  # a still image: no sound
+    sound = model.embed_available(None, audio)  # a music track: no pictures
+    assert picture.shape == sound.shape == full.shape == (3, 64 + 128)
+    assert torch.allclose(picture[:, :64], full[:, :64], atol=1e-6)
+    assert torch.equal(picture[:, 64:], torch.zeros(3, 128))
+    assert torch.allclose(sound[:, 64:], full[:, 64:], atol=1e-6)
+    assert torch.equal(sound[:, :64], torch.zeros(3, 64))
+    assert torch.allclose(model.embed_available(frames, audio), full, atol=1e-6)
+    with pytest.raises(ValueError, match="needs frames, audio or both"):
+        model.embed_available(None, None)
+    with pytest.raises(ValueError, match="audio branch is off"):
+        make_model(use_audio=False).embed_available(None, audio)
+
+
 def test_a_disabled_branch_has_no_weights() -> None:
     keys = make_model(use_audio=False).state_dict().keys()
     assert any(key.startswith("frame_encoder.") for key in keys)

@@ -30,6 +30,7 @@ from ops.refresh.infer import infer_shard
 from ops.refresh.merge import merge_shards
 from ops.refresh.plan import RefreshPlan, plan_refresh
 from ops.sample_site.media import make_video
+from ops.scene.labels import TrainingData
 from ops.scene.tracking import register_scene_model
 from ops.settings import Settings
 from ops.versioned import Version
@@ -44,13 +45,26 @@ RunRefresh = Callable[[Settings, str], tuple[RefreshPlan, Version]]
 
 
 def register_scene_version(
-    tracking_uri: str, dataset_rev: str, *, champion: bool = True, seed: int = 0
+    tracking_uri: str,
+    dataset_rev: str,
+    *,
+    champion: bool = True,
+    seed: int = 0,
+    training_data: TrainingData = "real",
 ) -> str:
-    """Register an untrained scene model in a run tagged ``dataset_rev``, as training does."""
+    """Register an untrained scene model in a run tagged ``dataset_rev``, as training does.
+
+    It stands for a model trained on real labelled data (``training_data``) unless a test
+    asks for a generated stand-in, whose labels the index withholds.
+    """
     torch.manual_seed(seed)
     model = SceneClassifier(list(LABELS), FRAMES, AudioContract(), width_multiplier=0.125).eval()
     return register_scene_model(
-        model, dataset_rev=dataset_rev, tracking_uri=tracking_uri, champion=champion
+        model,
+        dataset_rev=dataset_rev,
+        training_data=training_data,
+        tracking_uri=tracking_uri,
+        champion=champion,
     )
 
 

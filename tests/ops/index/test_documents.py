@@ -162,3 +162,50 @@ def test_segmentor_reads_the_scene_params_file(home: Settings, tmp_path) -> None
     params.write_text("scene:\n  threshold: 0.7\n  min_scene_s: 3\n  max_gap_s: 0\n")
     segmentor = scene_segmentor(home.model_copy(update={"scene_params_file": params}))
     assert (segmentor.threshold, segmentor.min_length_s, segmentor.max_gap_s) == (0.7, 3.0, 0.0)
+
+
+def shot_rows(item_id: str, spans: list[tuple[float, float, float]]) -> list[dict[str, object]]:
+    """A shot row and a keyframe row per (start, end, keyframe), as the shots task writes."""
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    common = {
+        "item_id": item_id,
+        "task": "shots",
+        "score": 1.0,
+        "created_at": now,
+        "model_name": "shot-detector",
+        "model_version": "abc",
+        "dataset_rev": "n/a",
+    }
+    rows: list[dict[str, object]] = []
+    for start, end, keyframe in spans:
+        rows.append({**common, "label": "shot", "start_s": start, "end_s": end})
+        rows.append({**common, "label": "keyframe", "start_s": keyframe, "end_s": keyframe})
+    return rows
+
+
+def test_shots_alone_become_segment_documents_with_their_keyframe() -> None:
+    shots = predictions(shot_rows("a", [(4.0, 10.0, 7.0), (0.0, 4.0, 2.0)]))
+    documents, _ = build_documents(catalog({"item_id": "a"}), {"shots": shots}, {}, SEGMENTOR)
+    segments = documents[documents["level"] == "segment"].set_index("doc_id")
+    assert segments.index.tolist() == ["a/shot/0-4", "a/shot/4-10"]
+    assert segments[["start_s", "end_s", "keyframe_s"]].to_numpy().tolist() == [
+        [0.0, 4.0, 2.0],
+        [4.0, 10.0, 7.0],
+    ]
+    assert segments["labels"].tolist() == [["shot"], ["shot"]]
+    lineage = json.loads(segments.loc["a/shot/0-4", "lineage"])
+    assert [entry["model_name"] for entry in lineage] == ["shot-detector"]
+    item = documents.set_index("doc_id").loc["a"]
+    assert item["labels"] == [] and pd.isna(item["keyframe_s"])  # shots are no item label
+
+
+def test_shot_vectors_are_the_mean_of_the_segment_vectors_inside() -> None:
+    segment_vectors = np.random.default_rng(1).normal(size=(10, 4)).astype(np.float32)
+    shots = predictions(shot_rows("a", [(0.0, 3.0, 1.0), (3.0, 10.0, 6.0)]))
+    vectors = embeddings("a", segment_vectors, segment_vectors.mean(axis=0))
+    documents, matrix = build_documents(
+        catalog({"item_id": "a"}), {"shots": shots}, {"scene": vectors}, SEGMENTOR
+    )
+    row = documents.set_index("doc_id").loc["a/shot/3-10", "vector_row"]
+    mean = segment_vectors[3:10].mean(axis=0)
+    np.testing.assert_allclose(matrix[row], mean / np.linalg.norm(mean), rtol=1e-5)

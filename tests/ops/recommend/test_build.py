@@ -97,8 +97,38 @@ def test_every_ok_item_gets_k_ranked_rows(content_only: tuple[pd.DataFrame, Path
     similar, _ = content_only
     assert set(similar["item_id"]) == OK_IDS
     assert set(similar["similar_item_id"]) <= OK_IDS
-    per_item = similar.groupby("item_id")["rank"].apply(list)
+    per_item = similar.groupby(["scope", "item_id"])["rank"].apply(list)
     assert all(ranks == list(range(1, K + 1)) for ranks in per_item)
+    assert set(similar.loc[similar["scope"] == "any", "item_id"]) == OK_IDS
+
+
+def test_ranks_follow_the_scores(content_only: tuple[pd.DataFrame, Path]) -> None:
+    similar, _ = content_only
+    for _, rows in similar.groupby(["scope", "item_id"]):
+        scores = rows.sort_values("rank")["score"].to_numpy()
+        assert (np.diff(scores) <= 0).all(), scores
+
+
+def test_the_default_list_keeps_to_the_item_s_kind(
+    content_only: tuple[pd.DataFrame, Path],
+) -> None:
+    similar, _ = content_only
+    kinds = dict(zip(CATALOG["item_id"], CATALOG["kind"], strict=True))
+    own = similar[similar["scope"] == "kind"]
+    assert (own["item_id"].map(kinds) == own["similar_item_id"].map(kinds)).all()
+    assert "photo" not in set(own["item_id"])  # the only image: nothing of its kind
+    across = similar[similar["scope"] == "any"]
+    assert "photo" in set(across["item_id"]) | set(across["similar_item_id"])
+
+
+def test_unrelated_items_are_left_out_rather_than_padding_a_list(tmp_path: Path) -> None:
+    lone = item("lone", 0, 930, kind="audio", title="Zyzzyva", description="qwxv")
+    lone |= {"tags": [], "people": [], "year": None}
+    catalog = pd.concat([CATALOG, pd.DataFrame([lone])], ignore_index=True)
+    summary = build_recommendations(catalog, VECTORS, tmp_path, k=K)
+    similar = pq.read_table(summary.similar_path).to_pandas()
+    assert "lone" not in set(similar["item_id"]) | set(similar["similar_item_id"])
+    assert (similar["score"] >= RecommendParams().min_score).all()
 
 
 def test_never_the_item_itself_nor_its_duplicates(
@@ -167,7 +197,8 @@ def test_outputs_follow_the_contract(content_only: tuple[pd.DataFrame, Path]) ->
     metrics = json.loads((folder / METRICS_FILE).read_text())
     assert metrics["k"] == K
     assert metrics["items"] == len(OK_IDS)
-    assert metrics["rows"] == len(OK_IDS) * K
+    videos = len(OK_IDS) - 1  # the photo has no other image to be like
+    assert metrics["rows"] == len(OK_IDS) * K + videos * K  # across kinds + within its kind
     assert metrics["items_with_content"] == len(OK_IDS) - 1  # the photo
     assert metrics["interactions"] is None
     assert metrics["params"]["mmr_lambda"] == pytest.approx(0.7)

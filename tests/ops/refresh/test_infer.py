@@ -39,7 +39,7 @@ def test_scene_rows_per_segment_and_label_with_item_rows_and_vectors(
 ) -> None:
     plan = plan_refresh(refresh_home, "run-1")
     result = infer_shard(refresh_home, "run-1", "scene", 0)
-    assert (result.items, result.ok, result.failed) == (4, 4, 0)
+    assert (result.items, result.ok, result.failed) == (5, 5, 0)  # 4 videos and the image
     assert result.path == run_folder(refresh_home, "run-1") / "shards" / "scene-0000"
     predictions = pd.read_parquet(result.path / "scene.parquet")
     embeddings = pd.read_parquet(result.path / "scene.embeddings.parquet")
@@ -75,13 +75,25 @@ def test_scene_rows_per_segment_and_label_with_item_rows_and_vectors(
         np.testing.assert_allclose(item_vector[0], segment_vectors.mean(axis=0), rtol=1e-5)
 
 
-def test_shots_rows_one_per_shot_without_embeddings(refresh_home: Settings) -> None:
+def test_shots_rows_one_shot_and_one_keyframe_per_shot_without_embeddings(
+    refresh_home: Settings,
+) -> None:
     plan = plan_refresh(refresh_home, "run-1")
     result = infer_shard(refresh_home, "run-1", "shots", 0)
     predictions = pd.read_parquet(result.path / "shots.parquet")
-    assert get_task("shots").vocabulary(plan.model("shots"), refresh_home) == ["shot"]
-    assert set(predictions["label"]) == {"shot"} and (predictions["score"] == 1.0).all()
-    assert predictions["start_s"].notna().all() and (predictions["end_s"] > 0).all()
+    vocabulary = get_task("shots").vocabulary(plan.model("shots"), refresh_home)
+    assert vocabulary == ["shot", "keyframe"]
+    assert set(predictions["label"]) == {"shot", "keyframe"}
+    assert (predictions["score"] == 1.0).all() and predictions["start_s"].notna().all()
+    for _, rows in predictions.groupby("item_id"):
+        shots = rows[rows["label"] == "shot"].sort_values("start_s")
+        keyframes = rows[rows["label"] == "keyframe"].sort_values("start_s")
+        assert len(shots) == len(keyframes) >= 1 and (shots["end_s"] > 0).all()
+        assert (keyframes["start_s"].to_numpy() == keyframes["end_s"].to_numpy()).all()
+        inside = (keyframes["start_s"].to_numpy() >= shots["start_s"].to_numpy()) & (
+            keyframes["start_s"].to_numpy() < shots["end_s"].to_numpy()
+        )
+        assert inside.all()
     assert set(predictions["model_name"]) == {"shot-detector"}
     assert set(predictions["dataset_rev"]) == {"n/a"}
     assert len(pd.read_parquet(result.path / "shots.embeddings.parquet")) == 0
@@ -103,13 +115,13 @@ def test_a_corrupt_video_is_a_failed_row_and_is_retried_only_when_it_changes(
     assert failed["reason"].str.len().gt(10).all()
     assert (ledger.loc[ledger["item_id"] != "broken", "status"] == "ok").all()
     assert "broken" not in set(store.read_predictions("scene")["item_id"])
-    assert len(ledger) == 10  # 5 videos x 2 tasks
+    assert len(ledger) == 11  # 5 videos x 2 tasks + the image's content vector
 
     assert plan_refresh(refresh_home, "run-2").shards == []  # same file, same model: no retry
     catalog.replace_media("broken", make_video(50, seconds=3.0, size=(64, 48), fps=8))
     _, fixed = refresh(refresh_home, "run-3")
     ledger = store.read_ledger(fixed.name)
-    assert (ledger["status"] == "ok").all() and len(ledger) == 10
+    assert (ledger["status"] == "ok").all() and len(ledger) == 11
 
 
 def test_a_missing_raw_file_is_a_failed_row(refresh_home: Settings) -> None:
@@ -175,14 +187,49 @@ def test_a_shard_killed_mid_write_then_retried_gives_exactly_one_copy(
     version = merge_shards(refresh_home, "run-1")
     store = PredictionsStore(refresh_home)
     ledger = store.read_ledger(version.name)
-    assert len(ledger) == plan.items_planned == 16  # 8 videos x 2 tasks
+    assert len(ledger) == plan.items_planned == 17  # 8 videos x 2 tasks + the image
     assert not ledger.duplicated(["item_id", "task"]).any()
     segments = ledger.groupby("task")["segments"].sum()
+    video_segments = ledger.loc[
+        (ledger["task"] == "scene") & (ledger["item_id"] != "still"), "segments"
+    ].sum()
     scene = store.read_predictions("scene", version.name)
     assert not scene.duplicated(["item_id", "start_s", "label"]).any()
-    assert len(scene) == segments["scene"] * len(LABELS) + 8 * len(LABELS)
+    assert len(scene) == video_segments * len(LABELS) + 8 * len(LABELS)  # the image: none
     shots = store.read_predictions("shots", version.name)
-    assert not shots.duplicated(["item_id", "start_s"]).any()
-    assert len(shots) == segments["shots"]
+    assert not shots.duplicated(["item_id", "start_s", "label"]).any()
+    assert len(shots) == 2 * segments["shots"]  # a shot row and a keyframe row per shot
     embeddings = store.read_embeddings("scene", version.name)
     assert len(embeddings) == segments["scene"] + 8
+
+
+def test_images_and_audio_get_a_content_vector_and_no_labels(
+    refresh_home: Settings, catalog: Any, refresh: RunRefresh
+) -> None:
+    from ops.sample_site.media import make_image, make_music
+
+    picture = catalog.media_row("photo", make_image(3, mood="calm", image_format="png"))
+    track = catalog.media_row("track", make_music(4, genre="jazz", seconds=3.0, container="wav"))
+    catalog.add({**picture, "kind": "image"})
+    catalog.add({**track, "kind": "audio"})
+    plan, version = refresh(refresh_home, "run-1")
+    assert {"photo", "track"} <= set(plan.media)
+    assert not any(
+        item in shard["items"]
+        for shard in plan.shards
+        if shard["task"] == "shots"
+        for item in ("photo", "track")
+    )
+
+    store = PredictionsStore(refresh_home)
+    ledger = store.read_ledger(version.name).set_index(["item_id", "task"])
+    assert ledger.loc[("photo", "scene"), "status"] == "ok"
+    assert ledger.loc[("track", "scene"), "segments"] == 3  # 1-s audio patches
+    labelled = set(store.read_predictions("scene", version.name)["item_id"])
+    assert not labelled & {"photo", "track", "still"}  # no label from half a model
+    embeddings = store.read_embeddings("scene", version.name).set_index("item_id")
+    vectors = {item: np.asarray(embeddings.loc[item, "vector"]) for item in ("photo", "track")}
+    video = np.stack(embeddings.loc["clip-a", "vector"].to_numpy())
+    assert all(vector.shape == video.shape[1:] for vector in vectors.values())
+    assert embeddings.loc[["photo", "track"], "start_s"].isna().all()  # item-level only
+    assert float(vectors["photo"] @ vectors["track"]) == pytest.approx(0.0, abs=1e-6)

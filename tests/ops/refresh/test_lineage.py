@@ -36,7 +36,7 @@ def test_lineage_per_task_from_the_published_or_a_named_version(
     assert shots_model is not None
     assert shots["model_name"] == "shot-detector"
     assert shots["model_version"] == shots_model.model_version
-    assert shots["rows"] == shots["segments"] and shots["embeddings"] == 0
+    assert shots["rows"] == 2 * shots["segments"] and shots["embeddings"] == 0  # + keyframes
 
     register_version(refresh_home.tracking_uri, "labels/scene/v2", seed=2)
     _, second = refresh(refresh_home, "run-2")

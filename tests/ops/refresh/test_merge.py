@@ -69,7 +69,7 @@ def test_merge_replaces_reprocessed_pairs_keeps_the_rest_and_drops_removed_items
     assert manifest["items_removed"] == 1
 
     ledger = store.read_ledger(version.name).set_index(["item_id", "task"])
-    assert sorted({item for item, _ in ledger.index}) == ["clip-a", "clip-c", "clip-d"]
+    assert sorted({item for item, _ in ledger.index}) == ["clip-a", "clip-c", "clip-d", "still"]
     assert ledger.loc[("clip-a", "scene"), "sha256"] == new_sha
     after = store.read_predictions("scene", version.name)
     assert "clip-b" not in set(after["item_id"])
@@ -81,7 +81,7 @@ def test_merge_replaces_reprocessed_pairs_keeps_the_rest_and_drops_removed_items
     assert clip_a["start_s"].max() == 2.0  # the new 3-s file, not the old 2-s one
     assert not after.duplicated(["item_id", "start_s", "label"]).any()
     embeddings = store.read_embeddings("scene", version.name)
-    assert set(embeddings["item_id"]) == {"clip-a", "clip-c", "clip-d"}
+    assert set(embeddings["item_id"]) == {"clip-a", "clip-c", "clip-d", "still"}
 
 
 def test_merging_a_run_with_nothing_to_do_copies_the_live_rows(

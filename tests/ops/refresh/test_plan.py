@@ -26,16 +26,19 @@ RunRefresh = Callable[[Settings, str], tuple[RefreshPlan, Version]]  # the refre
 RegisterVersion = Callable[..., str]  # the register_version fixture
 
 
-def test_first_plan_covers_every_video_for_both_tasks(refresh_home: Settings) -> None:
+def test_first_plan_covers_every_video_for_shots_and_every_kind_for_scene(
+    refresh_home: Settings,
+) -> None:
     plan = plan_refresh(refresh_home, "run-1")
     videos = {"clip-a", "clip-b", "clip-c", "clip-d"}
-    for task in ("scene", "shots"):
+    for task, expected in (("scene", videos | {"still"}), ("shots", videos)):
         planned = {item for s in plan.shards if s["task"] == task for item in s["items"]}
-        assert planned == videos  # the image item is not a video
-    assert plan.items_planned == 8 and plan.removed == [] and plan.base_version is None
+        assert planned == expected  # the image gets a content vector, but no shots
+    assert plan.media["still"]["kind"] == "image" and plan.media["clip-a"]["kind"] == "video"
+    assert plan.items_planned == 9 and plan.removed == [] and plan.base_version is None
     assert plan.models["scene"]["model_version"] == "1"
     assert plan.models["scene"]["dataset_rev"] == "labels/scene/v1"
-    assert plan.summary.startswith("scene: 4 items (")
+    assert plan.summary.startswith("scene: 5 items (")
     assert "in 1 shard" in plan.summary
     saved = json.loads((run_folder(refresh_home, "run-1") / "plan.json").read_text())
     assert saved["shards"] == plan.shards
@@ -51,9 +54,9 @@ def test_second_plan_after_a_refresh_plans_nothing_and_says_so(
     shots = current_model("shots", refresh_home)
     assert shots is not None
     assert second.summary == (
-        f"nothing to do: 4 items up to date for scene (v1), shots ({shots.model_version})"
+        f"nothing to do: 5 items up to date for scene (v1), shots ({shots.model_version})"
     )
-    assert second.up_to_date == {"scene": 4, "shots": 4}
+    assert second.up_to_date == {"scene": 5, "shots": 4}
 
 
 def test_new_champion_replans_only_its_own_task(
@@ -63,7 +66,7 @@ def test_new_champion_replans_only_its_own_task(
     version = register_version(refresh_home.tracking_uri, "labels/scene/v2", seed=1)
     plan = plan_refresh(refresh_home, "run-2")
     assert {shard["task"] for shard in plan.shards} == {"scene"}
-    assert plan.items_planned == 4
+    assert plan.items_planned == 5
     assert plan.models["scene"] == {
         "model_name": "scene",
         "model_version": version,
@@ -98,7 +101,7 @@ def test_nothing_to_infer_but_removals_still_need_a_merge(
     catalog.update("clip-d", status="vanished")
     plan = plan_refresh(refresh_home, "run-2")
     assert plan.shards == [] and plan.removed == ["clip-d"] and not plan.nothing_to_do
-    assert plan.summary.startswith("nothing to infer: 3 items up to date for scene (v1)")
+    assert plan.summary.startswith("nothing to infer: 4 items up to date for scene (v1)")
 
 
 def test_a_task_without_champion_is_skipped_with_a_message(home: Settings, catalog: Any) -> None:
@@ -121,7 +124,7 @@ def test_shards_are_sized_by_media_duration(
     plan = plan_refresh(Settings(), "run-1")
     scene = [s for s in plan.shards if s["task"] == "scene"]
     durations = {row["item_id"]: row["duration_s"] for row in catalog.rows()}
-    assert sorted(i for s in scene for i in s["items"]) == sorted(set(durations) - {"still"})
+    assert sorted(i for s in scene for i in s["items"]) == sorted(durations)
     assert [s["index"] for s in scene] == list(range(len(scene)))
     for shard in scene:
         assert shard["seconds"] == pytest.approx(sum(durations[i] for i in shard["items"]))

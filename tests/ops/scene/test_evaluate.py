@@ -13,6 +13,7 @@ from ops.scene.evaluate import (
     average_precision,
     build_report,
     confusion_counts,
+    max_f1_threshold,
     plot_confusion,
     plot_pr_curve,
     precision_recall_curve,
@@ -58,6 +59,17 @@ def test_average_precision_by_hand() -> None:
     assert curve.thresholds == pytest.approx((0.9, 0.8, 0.7, 0.6))
     # 0.5 * 1 + 0 * 0.5 + 0.5 * 2/3 + 0 * 0.5
     assert average_precision(curve) == pytest.approx(0.5 + 1 / 3)
+
+
+def test_the_decision_threshold_is_where_f1_peaks_not_one_half() -> None:
+    # A model sure of everything: negatives at 0.95, positives at 0.998 (the kiss).
+    scores = np.array([0.998, 0.998, 0.95, 0.95, 0.95, 0.4])
+    truth = np.array([1, 1, 0, 0, 0, 0])
+    assert max_f1_threshold(precision_recall_curve(scores, truth)) == pytest.approx(0.998)
+    # Of thresholds with equal F1, the highest; without positives, the default.
+    tied = precision_recall_curve(np.array([0.9, 0.8, 0.7, 0.6]), np.array([1, 0, 0, 1]))
+    assert max_f1_threshold(tied) == pytest.approx(0.9)  # F1 2/3 at 0.9 and at 0.6
+    assert max_f1_threshold(precision_recall_curve(np.ones(3), np.zeros(3))) == 0.5
 
 
 def test_tied_scores_move_together() -> None:

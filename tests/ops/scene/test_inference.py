@@ -67,3 +67,35 @@ def test_rows_grow_past_their_first_block_and_keep_every_row() -> None:
     for start in range(0, 1000, 32):
         rows.extend(expected[start : start + 32])
     assert np.array_equal(rows.view(), expected)
+
+
+def test_an_image_gets_the_frame_branch_vector_of_its_picture(
+    model: SceneClassifier, tmp_path: Path
+) -> None:
+    from ops.sample_site.media import make_image
+    from ops.scene.inference import embed_image
+
+    image = tmp_path / "still.png"
+    image.write_bytes(make_image(1, mood="calm", image_format="png"))
+    embedded = embed_image(model, image)
+    frame_dim = model.embedding_dim - model.audio_embedding_dim
+    assert embedded.vector.shape == (model.embedding_dim,) and embedded.parts == 1
+    assert np.linalg.norm(embedded.vector[:frame_dim]) == pytest.approx(1.0, abs=1e-5)
+    assert not embedded.vector[frame_dim:].any()  # no sound
+
+
+def test_an_audio_track_gets_the_mean_audio_branch_vector(
+    model: SceneClassifier, tmp_path: Path
+) -> None:
+    from ops.sample_site.media import make_music
+    from ops.scene.inference import embed_audio
+
+    track = tmp_path / "track.wav"
+    track.write_bytes(make_music(2, genre="jazz", seconds=3.0, container="wav"))
+    embedded = embed_audio(model, track)
+    frame_dim = model.embedding_dim - model.audio_embedding_dim
+    assert embedded.vector.shape == (model.embedding_dim,) and embedded.parts == 3
+    assert not embedded.vector[:frame_dim].any()  # no pictures
+    assert np.linalg.norm(embedded.vector[frame_dim:]) > 0.5
+    single = embed_audio(model, track, batch_size=1)
+    np.testing.assert_allclose(single.vector, embedded.vector, atol=1e-5)

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from models.contracts import AudioContract, FrameContract
 from ops.catalog.store import write_catalog
 from ops.ingest.rawstore import RawStore
-from ops.scene.labels import version_labels
+from ops.scene.labels import training_data_origin, version_labels
 from ops.scene.prepare import (
     SEGMENT_COLUMNS,
     PreparedDataset,
@@ -133,6 +133,16 @@ def test_a_second_run_is_deterministic_and_reuses_the_feature_cache(
         again.segments.reset_index(drop=True), prepared.segments.reset_index(drop=True)
     )
     assert meta.stat().st_mtime_ns == written_at
+
+
+def test_a_generated_stand_in_is_recorded_as_such_and_real_footage_as_real(
+    prepared: PreparedDataset, dataset: Path, tmp_path: Path
+) -> None:
+    assert prepared.training_data == "generated"
+    assert PreparedDataset.load(prepared.root).training_data == "generated"
+    real = shutil.copytree(dataset, tmp_path / "real")
+    (real / "cues.csv").unlink()  # only the generator writes a cue log
+    assert training_data_origin(real) == "real"
 
 
 def test_the_tensor_dataset_yields_model_inputs_from_the_cache(prepared: PreparedDataset) -> None:

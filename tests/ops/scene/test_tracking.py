@@ -25,11 +25,13 @@ from ops.scene.prepare import PreparedDataset
 from ops.scene.segmentor import Segmentor
 from ops.scene.tracking import (
     CHAMPION_ALIAS,
+    ModelProvenance,
     default_artifact_location,
     git_commit,
     load_champion,
     load_scene_model,
     log_scene_run,
+    model_provenance,
     promote_if_better,
     register_scene_model,
 )
@@ -144,6 +146,27 @@ def test_run_records_tags_params_metrics_and_artifacts(
         ).read_text()
     )
     assert [row["variant"] for row in ablation["variants"]] == ["both", "frames", "audio"]
+
+
+def test_run_and_version_record_the_training_data_and_the_chosen_threshold(
+    logged: tuple[Any, SceneTrainingResult],
+    client: MlflowClient,
+    tracking_uri: str,
+    tmp_path: Path,
+) -> None:
+    run, result = logged
+    # made-up val scores: 0.9 on the scene's seconds, 0.1 elsewhere
+    assert result.decision_thresholds == {"kiss": pytest.approx(0.9)}
+    data = client.get_run(run.run_id).data
+    assert data.tags["training_data"] == "generated"
+    assert data.metrics["decision_threshold_kiss"] == pytest.approx(0.9)
+    provenance = model_provenance(client, "scene-logged", run.version)
+    assert provenance == ModelProvenance("generated", result.decision_thresholds)
+    assert provenance.standin
+    local = mlflow.artifacts.download_artifacts(
+        client.get_model_version_download_uri("scene-logged", run.version), dst_path=str(tmp_path)
+    )
+    assert Model.load(local).metadata["decision_thresholds"] == result.decision_thresholds
 
 
 def test_artifacts_land_beside_the_sqlite_database(
@@ -315,15 +338,20 @@ def test_register_scene_model_tags_the_data_and_can_crown_it(tmp_path: Path) -> 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     frames = FrameContract(frames_per_segment=1, height=32, width=32)
     model = SceneClassifier(["kiss"], frames, AudioContract(), width_multiplier=0.125).eval()
-    first = register_scene_model(model, dataset_rev="labels/scene/v7", tracking_uri=uri)
+    first = register_scene_model(
+        model, dataset_rev="labels/scene/v7", training_data="generated", tracking_uri=uri
+    )
     second = register_scene_model(
-        model, dataset_rev="labels/scene/v8", tracking_uri=uri, champion=True
+        model, dataset_rev="labels/scene/v8", training_data="real", tracking_uri=uri, champion=True
     )
     client = MlflowClient(uri)
     assert (first, second) == ("1", "2")
     champion = client.get_model_version_by_alias("scene", "champion")
     assert str(champion.version) == "2"
     assert client.get_run(champion.run_id).data.tags["dataset_rev"] == "labels/scene/v8"
+    assert client.get_run(champion.run_id).data.tags["training_data"] == "real"
+    assert model_provenance(client, "scene", "1") == ModelProvenance("generated", {})
+    assert not model_provenance(client, "scene", "2").standin
     reloaded = load_scene_model("models:/scene/1", uri)
     inputs = SceneInput(frames, AudioContract()).example(batch=2)
     assert torch.equal(reloaded.predict_proba(*inputs), model.predict_proba(*inputs))

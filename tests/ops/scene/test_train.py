@@ -19,10 +19,10 @@ from pydantic import ValidationError
 
 from models.contracts import AudioContract, FrameContract
 from models.scene import SceneClassifier
-from ops.scene.evaluate import evaluate
+from ops.scene.evaluate import evaluate, predict_segments
 from ops.scene.features import META_NAME
 from ops.scene.params import TrainParams
-from ops.scene.prepare import PreparedDataset
+from ops.scene.prepare import PreparedDataset, SegmentTensorDataset
 from ops.scene.train import (
     BEST_CHECKPOINT,
     LAST_CHECKPOINT,
@@ -295,3 +295,20 @@ def test_train_scene_without_ablation_trains_only_the_asked_model(
     assert [variant.name for variant in result.variants] == ["audio"]
     result = train_scene(prepared, make_params(epochs=1, ablation=False), tmp_path / "fused")
     assert [variant.name for variant in result.variants] == ["both"]
+
+
+def test_the_decision_threshold_is_the_best_f1_point_on_validation_data(
+    prepared: PreparedDataset, tmp_path: Path
+) -> None:
+    from sklearn.metrics import f1_score, precision_recall_curve
+
+    result = train_scene(prepared, make_params(epochs=1, ablation=False), tmp_path)
+    model = SceneClassifier.load(result.model_path)
+    logits, targets = predict_segments(model, SegmentTensorDataset(prepared, "val"), batch_size=8)
+    scores, truth = torch.sigmoid(logits).numpy()[:, 0], targets.numpy()[:, 0]
+    precision, recall, _ = precision_recall_curve(truth, scores)
+    best_f1 = np.max(2 * precision * recall / np.maximum(precision + recall, 1e-12))
+
+    chosen = result.decision_thresholds["kiss"]
+    assert set(result.decision_thresholds) == {"kiss"}
+    assert f1_score(truth, scores >= chosen) == pytest.approx(best_f1)

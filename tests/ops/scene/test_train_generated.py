@@ -7,13 +7,14 @@ frames-only or audio-only model tops out near F1 0.67 while the fused one should
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
 from models.contracts import AudioContract, FrameContract
 from ops.scene.params import TrainParams
+from ops.scene.prepare import prepare_dataset
+from ops.scene.synthetic import generate_scene_dataset
 from ops.scene.train import train_scene
 from ops.settings import Settings
 
@@ -32,16 +33,6 @@ PARAMS = TrainParams(
 
 
 def test_fused_model_reaches_f1_0_9_on_generated_scenes(tmp_path: Path, home: Settings) -> None:
-    missing = [
-        name
-        for name in ("ops.scene.synthetic", "ops.scene.prepare")
-        if importlib.util.find_spec(name) is None
-    ]
-    if missing:
-        pytest.skip(f"needs the scene data generator and preparation: {missing} not found")
-    from ops.scene.prepare import prepare_dataset
-    from ops.scene.synthetic import generate_scene_dataset
-
     dataset_dir = generate_scene_dataset(tmp_path / "clips", titles=24, seconds=(20, 40), seed=0)
     prepared = prepare_dataset(
         dataset_dir,
