@@ -34,6 +34,7 @@ lint: venv
 
 train: venv
 	$(BIN)/cinescope scene demo-data
+	$(BIN)/cinescope scene data-root
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc repro
 
 bench: venv

@@ -41,7 +41,9 @@ def catalog_ingest() -> None:
     def merge(staged: list[dict]) -> dict:
         from ops.catalog.merge import merge_staged
 
-        return merge_staged(staged)
+        # one read of every mapped result: iterating reads them one by one until Airflow
+        # answers "XCom not found" past the last, and logs that answer as an error
+        return merge_staged(staged[:])
 
     @task
     def validate(merged: dict) -> dict:

@@ -5,41 +5,97 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.progress import TaskID
+from typer.core import TyperGroup
 
-from ops.console import console, progress_bar, stats_table
+from ops.console import console, error_console, progress_bar, stats_table
+from ops.errors import BrokenStateError
 from ops.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    import pandas as pd
+    from rich.table import Table
+
     from ops.index.reader import PublishedIndex
 
-app = typer.Typer(help="cinescope: understand a media catalog.", no_args_is_help=True)
-datasets_app = typer.Typer(
-    help="Versioned datasets in the DVC data registry.", no_args_is_help=True
+
+class _Commands(TyperGroup):
+    """Damaged stored state is a message that names the file and the repair, not a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's vendored click Context is private
+        try:
+            return super().invoke(ctx)
+        except BrokenStateError as error:
+            error_console.print(str(error), style="red", markup=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+
+# Every group uses click's plain help layout (rich_markup_mode=None): typer's rich layout
+# prints a type placeholder (<bool>, <list[str]>) beside every option, --help included.
+app = typer.Typer(
+    help="cinescope: understand a media catalog.",
+    no_args_is_help=True,
+    cls=_Commands,
+    rich_markup_mode=None,
 )
-site_app = typer.Typer(help="The generated sample catalog site.", no_args_is_help=True)
-dag_app = typer.Typer(help="Run cinescope's Airflow DAGs in-process.", no_args_is_help=True)
+datasets_app = typer.Typer(
+    help="Versioned datasets in the DVC data registry.", no_args_is_help=True, rich_markup_mode=None
+)
+site_app = typer.Typer(
+    help="The generated sample catalog site.", no_args_is_help=True, rich_markup_mode=None
+)
+dag_app = typer.Typer(
+    help="Run cinescope's Airflow DAGs in-process.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(site_app, name="sample-site")
 scene_app = typer.Typer(
-    help="The scene-type detector: labels, features, training.", no_args_is_help=True
+    help="The scene-type detector: labels, features, training.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(dag_app, name="dag")
 app.add_typer(scene_app, name="scene")
 index_app = typer.Typer(
     help="Search + recommendation index versions: list, publish, roll back.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(index_app, name="index")
 
 
+AsJson = Annotated[
+    bool, typer.Option("--json", help="print one JSON document to stdout instead of tables")
+]
+
+
+def _print_json(answer: Any) -> None:
+    """The answer as one JSON document on stdout, nothing else (pydantic models as
+    ``model_dump(mode="json")``, dataclasses and dates likewise)."""
+    from pydantic_core import to_jsonable_python
+
+    print(json.dumps(to_jsonable_python(answer), indent=2, ensure_ascii=False))
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A table's rows as JSON-ready dicts (dates ISO 8601, missing values null)."""
+    return list(json.loads(frame.to_json(orient="records", date_format="iso")))
+
+
 @app.callback()
-def _configure(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+def _configure(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="log what each step does (INFO level)")
+    ] = False,
+) -> None:
+    # a download bar redrawn on the terminal is noise beside the steps' own reports
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -57,7 +113,17 @@ def sources() -> None:
 
 
 @app.command()
-def ingest(source: Annotated[list[str] | None, typer.Option("--source", "-s")] = None) -> None:
+def ingest(
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--source",
+            "-s",
+            metavar="NAME",
+            help="a source of sources.yaml (repeatable; default: all)",
+        ),
+    ] = None,
+) -> None:
     """Crawl sources, merge, validate and version the catalog (the catalog_ingest steps)."""
     from ops.catalog.job import run_ingest_job
 
@@ -80,6 +146,7 @@ def _print_run(result: dict) -> None:
     if "merge" in summary:
         console.print(stats_table("catalog changes", summary["merge"]["stats"]))
     change = "new revision" if result.get("changed") else "unchanged, still"
+    console.print(stats_table("catalog now", result.get("counts", {})))
     console.print(
         f"catalog: {result.get('items')} items, {change} [bold]{result.get('revision')}[/]"
     )
@@ -92,6 +159,7 @@ def validate() -> None:
 
     result = validate_catalog_step()
     console.print(stats_table("validation", result["statistics"]))
+    console.print(stats_table("catalog now", result["counts"]))
     console.print(f"report: {result['report']}")
 
 
@@ -105,36 +173,68 @@ def version() -> None:
 
 
 @app.command()
-def catalog(limit: int = 40, status: str | None = None) -> None:
+def catalog(
+    limit: Annotated[int, typer.Option(metavar="N", help="print at most N items")] = 40,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            metavar="STATUS", help="only items of this status: ok, quarantined or vanished"
+        ),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
     """Print the catalog."""
+    from ops.catalog.schema import STATUSES
     from ops.catalog.store import read_catalog
     from ops.console import catalog_table, kinds_table
 
+    if status is not None and status not in STATUSES:
+        _fail(f"--status {status!r} is not a status; use one of {', '.join(STATUSES)}", code=2)
     frame = read_catalog(get_settings().catalog_path)
     if status:
         frame = frame[frame["status"] == status]
+    if as_json:
+        _print_json(_records(frame.head(limit)))
+        return
     console.print(kinds_table(frame))
     console.print(catalog_table(frame, limit=limit))
 
 
 @app.command()
-def quarantine() -> None:
-    """Print what was refused, and why."""
-    from ops.catalog.store import read_quarantine
+def quarantine(as_json: AsJson = False) -> None:
+    """Print every item that is not ok and every URL refused, each with its reason."""
+    from ops.catalog.counts import catalog_counts, quarantine_view
+    from ops.catalog.store import read_catalog, read_quarantine
     from ops.console import quarantine_table
 
-    console.print(quarantine_table(read_quarantine(get_settings().quarantine_path)))
+    settings = get_settings()
+    catalog = read_catalog(settings.catalog_path)
+    refusals = read_quarantine(settings.quarantine_path)
+    view = quarantine_view(catalog, refusals)
+    if as_json:
+        _print_json(_records(view))
+        return
+    console.print(quarantine_table(view, catalog_counts(catalog, refusals)))
 
 
 @datasets_app.command("list")
-def datasets_list(dataset: str | None = None) -> None:
+def datasets_list(
+    dataset: Annotated[
+        str | None, typer.Option(metavar="NAME", help="only this dataset (e.g. catalog)")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
     """Show the versions of the datasets (tags in the data registry)."""
     from ops.console import versions_table
     from ops.datasets.registry import DataRegistry
 
     registry = DataRegistry.from_settings(get_settings())
     registry.ensure()
-    console.print(versions_table(registry.versions(dataset)))
+    versions = registry.versions(dataset)
+    if as_json:
+        _print_json(versions)
+        return
+    console.print(versions_table(versions))
 
 
 @datasets_app.command("restore")
@@ -147,7 +247,13 @@ def datasets_restore(tag: str, destination: Path) -> None:
 
 
 @site_app.command("generate")
-def site_generate(root: Path, items: int = 12, traps: bool = True) -> None:
+def site_generate(
+    root: Path,
+    items: Annotated[int, typer.Option(metavar="N", help="how many media items")] = 12,
+    traps: Annotated[
+        bool, typer.Option(help="also broken and hostile files that ingest must refuse")
+    ] = True,
+) -> None:
     """Generate a sample catalog site into ROOT."""
     from ops.sample_site.generate import generate_site
 
@@ -158,7 +264,12 @@ def site_generate(root: Path, items: int = 12, traps: bool = True) -> None:
 
 
 @site_app.command("serve")
-def site_serve(root: Path, port: int | None = None) -> None:
+def site_serve(
+    root: Path,
+    port: Annotated[
+        int | None, typer.Option(metavar="PORT", help="default: CINESCOPE_SAMPLE_SITE_PORT")
+    ] = None,
+) -> None:
     """Serve a generated site on localhost until Ctrl-C."""
     import time
 
@@ -174,11 +285,25 @@ def site_serve(root: Path, port: int | None = None) -> None:
 
 
 @scene_app.command("demo-data")
-def scene_demo_data(titles: int = 24) -> None:
+def scene_demo_data(
+    titles: Annotated[int, typer.Option(metavar="N", help="how many titles to generate")] = 24,
+) -> None:
     """Generate annotated clips (label depends on picture and sound) as the labelled dataset."""
     from ops.scene.pipeline import generate_demo_labels
 
     console.print(f"labelled dataset: {generate_demo_labels(titles=titles)}")
+
+
+@scene_app.command("data-root")
+def scene_data_root() -> None:
+    """Point `dvc repro` at this data root: write CINESCOPE_HOME into data-root.yaml."""
+    from ops.scene.data_root import DATA_ROOT_FILE, write_data_root
+
+    root = write_data_root()
+    console.print(
+        f"{DATA_ROOT_FILE.name}: dvc.yaml now reads and writes under {root.home} "
+        f"(labelled dataset {root.scene_labels})"
+    )
 
 
 @scene_app.command("labels")
@@ -220,7 +345,10 @@ def scene_evaluate() -> None:
 
 
 @dag_app.command("test")
-def dag_test(dag_id: str, conf: str = "{}") -> None:
+def dag_test(
+    dag_id: str,
+    conf: Annotated[str, typer.Option(metavar="JSON", help="the run's parameters")] = "{}",
+) -> None:
     """Run a DAG once in-process through Airflow (``dag.test()``)."""
     from ops.airflow_env import run_dag
 
@@ -258,7 +386,11 @@ def up() -> None:
 
 
 @app.command()
-def trigger(dag_id: str, conf: str = "{}", wait: bool = False) -> None:
+def trigger(
+    dag_id: str,
+    conf: Annotated[str, typer.Option(metavar="JSON", help="the run's parameters")] = "{}",
+    wait: Annotated[bool, typer.Option(help="wait until the run succeeds or fails")] = False,
+) -> None:
     """Trigger a DAG on the running stack (``make up``) through Airflow's REST API."""
     import time
 
@@ -284,45 +416,54 @@ def down() -> None:
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
-    console.print(f"[red]{message}[/]")
+    """Say what went wrong on stderr (stdout keeps only answers) and exit with ``code``."""
+    error_console.print(message, style="red", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
 @contextlib.contextmanager
 def _published_index(settings: Settings) -> Iterator[PublishedIndex]:
-    """The live index for one command, with a clear message when there is none."""
-    from ops.index.reader import NoPublishedIndex, PublishedIndex
+    """The live index for one command, with a clear message when there is none, or when
+    its pointer or its files are broken."""
+    from ops.index.reader import DamagedIndex, NoPublishedIndex, PublishedIndex
+    from ops.versioned import VersionError
 
     try:
         reader = PublishedIndex.open(settings)
-    except NoPublishedIndex as error:
+    except (NoPublishedIndex, DamagedIndex, VersionError) as error:
         _fail(str(error))
     try:
         yield reader
+    except DamagedIndex as error:
+        _fail(str(error))
     finally:
         reader.close()
 
 
 @app.command()
 def refresh(
-    run_id: Annotated[str | None, typer.Option(help="default: manual-<UTC time>")] = None,
+    run_id: Annotated[
+        str | None, typer.Option(metavar="ID", help="default: manual-<UTC time>")
+    ] = None,
 ) -> None:
     """Plan, infer, merge, build, check and publish, in this process (as catalog_refresh)."""
     from datetime import UTC, datetime
 
-    from ops.refresh.job import PredictionCheckFailed, run_refresh
+    from ops.locks import LockHeld
+    from ops.refresh.job import DamagedPredictions, PredictionCheckFailed, run_refresh
+    from ops.versioned import VersionError
 
     run_id = run_id or datetime.now(UTC).strftime("manual-%Y%m%dT%H%M%S")
     try:
         result = run_refresh(run_id, get_settings(), report=console.print)
-    except PredictionCheckFailed as error:
+    except (PredictionCheckFailed, DamagedPredictions, LockHeld, VersionError) as error:
         _fail(str(error))
     if not result["published"]:
         console.print("the live index is unchanged")
 
 
 @app.command()
-def lineage(item_id: str) -> None:
+def lineage(item_id: str, as_json: AsJson = False) -> None:
     """Which model versions and dataset revisions produced what is indexed for ITEM_ID."""
     from ops.console import lineage_table
     from ops.refresh.lineage import indexed_lineage
@@ -331,6 +472,9 @@ def lineage(item_id: str) -> None:
         found = indexed_lineage(get_settings(), item_id)
     except LookupError as error:
         _fail(str(error))
+    if as_json:
+        _print_json(found)
+        return
     console.print(
         f"item {item_id} in index [bold]{found['index_version']}[/] (built {found['built_at']}) "
         f"from catalog {found['catalog_revision'] or 'unversioned'} and predictions "
@@ -344,8 +488,12 @@ def lineage(item_id: str) -> None:
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="default: CINESCOPE_API_HOST")] = None,
-    port: Annotated[int | None, typer.Option(help="default: CINESCOPE_API_PORT")] = None,
+    host: Annotated[
+        str | None, typer.Option(metavar="HOST", help="default: CINESCOPE_API_HOST")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(metavar="PORT", help="default: CINESCOPE_API_PORT")
+    ] = None,
 ) -> None:
     """Serve the query API (search, items, similar, index admin) until Ctrl-C."""
     import uvicorn
@@ -364,18 +512,52 @@ def serve(
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="full-text query (BM25); empty lists all")] = "",
-    kind: Annotated[list[str] | None, typer.Option(help="video, audio, image (repeatable)")] = None,
-    label: Annotated[list[str] | None, typer.Option(help="predicted label (repeatable)")] = None,
-    year_min: int | None = None,
-    year_max: int | None = None,
-    person: Annotated[list[str] | None, typer.Option(help="credited person (repeatable)")] = None,
-    level: Annotated[str | None, typer.Option(help="item or segment")] = None,
-    like: Annotated[str | None, typer.Option(help="doc_id to find similar content to")] = None,
-    page: int = 1,
-    page_size: int = 10,
+    query: Annotated[
+        str, typer.Argument(metavar="QUERY", help="full-text query (BM25); empty lists all")
+    ] = "",
+    kind: Annotated[
+        list[str] | None,
+        typer.Option(metavar="KIND", help="video, audio or image (repeatable)"),
+    ] = None,
+    label: Annotated[
+        list[str] | None, typer.Option(metavar="LABEL", help="predicted label (repeatable)")
+    ] = None,
+    genre: Annotated[
+        list[str] | None, typer.Option(metavar="GENRE", help="music genre (repeatable)")
+    ] = None,
+    mood: Annotated[
+        list[str] | None, typer.Option(metavar="MOOD", help="image mood (repeatable)")
+    ] = None,
+    person: Annotated[
+        list[str] | None,
+        typer.Option(metavar="NAME", help="credited person, any case (repeatable)"),
+    ] = None,
+    year_min: Annotated[
+        int | None, typer.Option(metavar="YEAR", help="released in or after YEAR")
+    ] = None,
+    year_max: Annotated[
+        int | None, typer.Option(metavar="YEAR", help="released in or before YEAR")
+    ] = None,
+    min_duration_s: Annotated[
+        float | None, typer.Option(metavar="SECONDS", help="lasting at least SECONDS")
+    ] = None,
+    max_duration_s: Annotated[
+        float | None, typer.Option(metavar="SECONDS", help="lasting at most SECONDS")
+    ] = None,
+    level: Annotated[
+        str | None, typer.Option(metavar="LEVEL", help="item or segment (default: both)")
+    ] = None,
+    like: Annotated[
+        str | None, typer.Option(metavar="DOC_ID", help="find content similar to DOC_ID's")
+    ] = None,
+    page: Annotated[int, typer.Option(metavar="N", help="which page of hits")] = 1,
+    page_size: Annotated[int, typer.Option(metavar="N", help="hits per page")] = 10,
+    as_json: AsJson = False,
 ) -> None:
-    """Search the published index and print the hits and facet counts."""
+    """Search the published index and print the hits and facet counts.
+
+    List filters match any of their values, whatever the case; filters of different
+    kinds must all match."""
     from pydantic import ValidationError
 
     from ops.console import facets_table, search_table
@@ -387,8 +569,12 @@ def search(
                 "q": query,
                 "kind": kind or [],
                 "label": label or [],
+                "genre": genre or [],
+                "mood": mood or [],
                 "year_min": year_min,
                 "year_max": year_max,
+                "min_duration_s": min_duration_s,
+                "max_duration_s": max_duration_s,
                 "person": person or [],
                 "level": level,
                 "like": like,
@@ -403,58 +589,110 @@ def search(
             result = reader.search(request)
         except ValueError as error:
             _fail(str(error), code=2)
+    if as_json:
+        _print_json(result)
+        return
     console.print(search_table(result))
     if result.facets:
         console.print(facets_table(result))
 
 
 def _describe(problem: Any) -> str:
-    where = ".".join(str(part) for part in problem["loc"])
+    """One validation problem as ``field: what is wrong (got value)``."""
+    where = ".".join(str(part) for part in problem["loc"] if isinstance(part, str))
     message = str(problem["msg"]).removeprefix("Value error, ")
-    return f"{where}: {message}" if where else message
+    return f"{where}: {message} (got {problem['input']!r})" if where else message
 
 
 @app.command()
-def item(item_id: str) -> None:
-    """Print an item document, its scene segments and its prediction lineage."""
-    from ops.console import document_table, lineage_table, segments_table
+def item(item_id: str, as_json: AsJson = False) -> None:
+    """Print an item document, its scenes, its shots (with keyframe times) and its lineage."""
+    from ops.console import document_table, lineage_table, segments_table, shots_table
 
     with _published_index(get_settings()) as reader:
         found = reader.item(item_id)
         version = reader.version
     if found is None:
         _fail(f"item {item_id!r} is not in index {version}")
+    if as_json:
+        from ops.api.app import ItemDetail
+
+        _print_json(ItemDetail(index_version=version, **found))
+        return
     fields = ("item_id", "kind", "title", "year", "duration_s", "labels", "people", "tags", "url")
     console.print(document_table(f"item {item_id} (index {version})", found["item"], fields))
+    console.print(_media_of(item_id))
     console.print(segments_table(found["segments"]))
+    console.print(shots_table(found["shots"]))
     console.print(lineage_table(found["lineage"]))
 
 
+def _media_of(item_id: str) -> Table:
+    """The catalog's media properties of an item (rotation, display size, frame rate...)."""
+    from ops.catalog.store import read_catalog
+    from ops.console import media_table
+
+    catalog = read_catalog(get_settings().catalog_path)
+    rows = catalog[catalog["item_id"] == item_id]
+    return media_table(None if rows.empty else rows.iloc[0])
+
+
 @app.command()
-def similar(item_id: str, k: Annotated[int, typer.Option("-k", min=1, max=50)] = 10) -> None:
-    """Print the items most similar to ITEM_ID (never itself or its duplicates)."""
+def similar(
+    item_id: str,
+    k: Annotated[
+        int, typer.Option("-k", min=1, max=50, metavar="N", help="at most this many")
+    ] = 10,
+    any_kind: Annotated[
+        bool, typer.Option("--any-kind", help="also items of other kinds (video, audio, image)")
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Print the items most similar to ITEM_ID, best first: of its own kind unless
+    --any-kind, never itself or its duplicates, fewer than -k when too few are related."""
     from ops.console import similar_table
 
     with _published_index(get_settings()) as reader:
         if reader.item(item_id) is None:
             _fail(f"item {item_id!r} is not in index {reader.version}")
-        console.print(similar_table(item_id, reader.similar(item_id, k)))
+        found = reader.similar(item_id, k, any_kind=any_kind)
+        version = reader.version
+    if as_json:
+        from ops.api.app import SimilarItems
+
+        _print_json(SimilarItems(index_version=version, item_id=item_id, similar=found))
+        return
+    console.print(similar_table(item_id, found))
 
 
 @index_app.command("versions")
-def index_versions_command() -> None:
+def index_versions_command(as_json: AsJson = False) -> None:
     """List the kept index versions and which one is live."""
     from ops.console import index_versions_table
     from ops.index.build import index_store, index_versions
+    from ops.versioned import BrokenPointer
 
     settings = get_settings()
-    live = index_store(settings).current()
+    try:
+        live = index_store(settings).current()
+    except BrokenPointer as error:
+        if not as_json:
+            console.print(index_versions_table(index_versions(settings), None))
+        _fail(str(error))
+    if as_json:
+        from ops.api.app import kept_index_versions
+
+        _print_json(kept_index_versions(settings, live.name if live else None))
+        return
     console.print(index_versions_table(index_versions(settings), live.name if live else None))
 
 
 @index_app.command("rollback")
 def index_rollback(
-    to: Annotated[str | None, typer.Option(help="default: the version before the live one")] = None,
+    to: Annotated[
+        str | None,
+        typer.Option(metavar="VERSION", help="default: the version before the live one"),
+    ] = None,
 ) -> None:
     """Make an older kept index version live again."""
     from ops.index.build import rollback_index

@@ -17,11 +17,17 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from ops.catalog.schema import PROBE_COLUMNS
+
 if TYPE_CHECKING:
+    from ops.catalog.counts import CatalogCounts
     from ops.index.query import SearchPage, SimilarItem
     from ops.versioned import Version
 
 console = Console()
+error_console = Console(stderr=True)
+"""Errors go to stderr, so a command's stdout holds only its answer (one JSON document
+with ``--json``)."""
 
 
 def progress_bar(*extra: ProgressColumn, terminal_only: bool = True) -> Progress:
@@ -43,30 +49,72 @@ def progress_bar(*extra: ProgressColumn, terminal_only: bool = True) -> Progress
 
 
 def _fmt(value: Any) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
         return "-"
     if isinstance(value, float):
         return f"{value:.1f}"
     return str(value)
 
 
+def _shown_size(row: Any) -> str:
+    """The size a player shows, and why it differs from the stored pixels when it does."""
+    if pd.isna(row.width) or pd.isna(row.height):
+        return "-"
+    if pd.isna(row.display_width) or pd.isna(row.display_height):
+        return f"{row.width}x{row.height}"
+    notes = []
+    if pd.notna(row.rotation) and row.rotation:
+        notes.append(f"rotated {row.rotation}°")
+    if pd.notna(row.sample_aspect_ratio) and row.sample_aspect_ratio != 1:
+        notes.append(f"{row.width}x{row.height} pixels of aspect {row.sample_aspect_ratio:g}")
+    shown = f"{row.display_width}x{row.display_height}"
+    return f"{shown} ({', '.join(notes)})" if notes else shown
+
+
+def _frame_rate(row: Any) -> str:
+    if pd.isna(row.fps):
+        return "-"
+    if pd.notna(row.vfr) and row.vfr:
+        return f"{row.fps:.2f} (variable {row.min_fps:.2f}-{row.max_fps:.2f})"
+    return f"{row.fps:.2f}"
+
+
 def catalog_table(catalog: pd.DataFrame, limit: int = 40) -> Table:
     table = Table(title=f"catalog: {len(catalog)} items", title_justify="left")
-    for column in ("item_id", "kind", "title", "year", "duration", "size", "status"):
+    for column in ("item_id", "kind", "title", "year", "duration", "size", "fps", "status"):
         table.add_column(column)
     for row in catalog.head(limit).itertuples():
-        size = f"{row.width}x{row.height}" if pd.notna(row.width) else "-"
         table.add_row(
             row.item_id,
             _fmt(row.kind),
             _fmt(row.title)[:40],
             _fmt(row.year),
             f"{row.duration_s:.1f}s" if pd.notna(row.duration_s) else "-",
-            size,
+            _shown_size(row),
+            _frame_rate(row),
             row.status if row.status == "ok" else f"[yellow]{row.status}[/]",
         )
     if len(catalog) > limit:
         table.caption = f"... {len(catalog) - limit} more"
+    return table
+
+
+# What the probe measured, in the catalog's order, then the file size.
+MEDIA_FIELDS = (
+    *(name for name in PROBE_COLUMNS if name not in ("frames_decoded", "probe_error")),
+    "bytes",
+)
+
+
+def media_table(item: pd.Series | None) -> Table:
+    """What the probe measured of one catalog item (fields it did not measure left out)."""
+    if item is None:
+        return Table(title="media: the item is no longer in the catalog", title_justify="left")
+    table = Table(title="media", title_justify="left", show_header=False)
+    for field in MEDIA_FIELDS:
+        value = item.get(field)
+        if not (pd.api.types.is_scalar(value) and pd.isna(value)):
+            table.add_row(field, f"{value:g}" if isinstance(value, float) else str(value))
     return table
 
 
@@ -85,12 +133,14 @@ def kinds_table(catalog: pd.DataFrame) -> Table:
     return table
 
 
-def quarantine_table(quarantine: pd.DataFrame) -> Table:
-    table = Table(title=f"quarantine: {len(quarantine)} refused", title_justify="left")
-    for column in ("stage", "check", "url", "reason"):
+def quarantine_table(view: pd.DataFrame, counts: CatalogCounts) -> Table:
+    """Every item that is not ok, then every URL refused before cataloguing, with why."""
+    table = Table(title=f"quarantine: {counts.describe()}", title_justify="left")
+    for column in ("status", "source", "item_id", "url", "reason"):
         table.add_column(column, overflow="fold")
-    for row in quarantine.itertuples():
-        table.add_row(row.stage, row.check, row.url, row.reason)
+    for row in view.itertuples():
+        item_id = "-" if pd.isna(row.item_id) else str(row.item_id)
+        table.add_row(row.status, row.source, item_id, row.url, row.reason)
     return table
 
 
@@ -183,12 +233,23 @@ def segments_table(segments: Iterable[dict[str, Any]]) -> Table:
     return table
 
 
+def shots_table(shots: Iterable[dict[str, Any]]) -> Table:
+    """An item's shots by start time, each with the time of its keyframe (seconds)."""
+    table = Table(title="shots", title_justify="left")
+    for column in ("shot", "start", "end", "keyframe"):
+        table.add_column(column, justify="right")
+    for number, shot in enumerate(shots, start=1):
+        times = (shot.get(key) for key in ("start_s", "end_s", "keyframe_s"))
+        table.add_row(str(number), *("-" if time is None else f"{time:.2f}" for time in times))
+    return table
+
+
 def lineage_table(lineage: Iterable[dict[str, Any]]) -> Table:
     """Which model version (trained on which data) produced an item's predictions."""
     table = Table(title="lineage", title_justify="left")
     entries = list(lineage)
     columns: tuple[str, ...] = ("task", "model_name", "model_version", "dataset_rev")
-    extra = ("status", "reason", "rows")
+    extra = ("training_data", "labels", "status", "reason", "rows")
     columns += tuple(
         column for column in extra if any(entry.get(column) is not None for entry in entries)
     )

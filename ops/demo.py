@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 from rich.table import Table
 
+from ops.catalog.counts import catalog_counts, quarantine_view
 from ops.catalog.lifecycle import last_run_summary
 from ops.catalog.store import read_catalog, read_quarantine
 from ops.console import catalog_table, console, kinds_table, quarantine_table, stats_table
@@ -41,14 +42,20 @@ def _run_logged(command: list[str], log_path: Path, what: str) -> bool:
 
 def run_demo(settings: Settings) -> int:
     """Run the demo; return a process exit code."""
-    from ops.sample_site.generate import SiteManifest, generate_site
+    from ops.sample_site.generate import SITE_FORMAT_VERSION, SiteManifest, generate_site
     from ops.sample_site.server import SampleSiteServer
 
     os.environ["CINESCOPE_HOME"] = str(settings.home)
     os.environ["CINESCOPE_SAMPLE_SITE_PORT"] = str(settings.sample_site_port)
+    # The demo's scene model learns from generated clips; its labels are shown on purpose.
+    os.environ["CINESCOPE_PUBLISH_STANDIN_LABELS"] = "true"
     (settings.home / "inbox").mkdir(parents=True, exist_ok=True)
     site_root = settings.home / "sample-site"
-    if not (site_root / "manifest.json").is_file():
+    manifest_file = site_root / "manifest.json"
+    if (
+        not manifest_file.is_file()
+        or SiteManifest.load(site_root).format_version < SITE_FORMAT_VERSION
+    ):
         with console.status("generating the sample catalog site ..."):
             generate_site(site_root)
     manifest = SiteManifest.load(site_root)
@@ -87,6 +94,10 @@ def _train_scene_demo(settings: Settings) -> int:
     with console.status("generating annotated training clips ..."):
         folder = generate_demo_labels(settings)
     console.print(f"labelled dataset: {folder} (label depends on picture and sound together)")
+    console.print(
+        "these clips are a generated stand-in: the demo publishes its model's labels "
+        "(CINESCOPE_PUBLISH_STANDIN_LABELS=true); outside the demo they are withheld"
+    )
     for dag_id in ("scene_labels", "train_scene"):
         ok = _run_logged(
             [sys.executable, "-m", "ops.cli", "dag", "test", dag_id],
@@ -134,6 +145,7 @@ def _refresh_demo(settings: Settings) -> int:
     from ops.index.reader import PublishedIndex
     from ops.refresh.lineage import indexed_lineage
     from ops.refresh.plan import PLAN_FILE
+    from ops.scene.synthetic import SCENE_LABEL
 
     console.rule("cinescope demo: catalog refresh, search and recommendations")
     ok = _run_logged(
@@ -160,9 +172,19 @@ def _refresh_demo(settings: Settings) -> int:
         console.print(facets_table(page))
         console.print("[bold]$ cinescope search --kind audio[/]")
         console.print(search_table(index.search(SearchQuery(kind=["audio"], page_size=5))))
+        console.print(f"[bold]$ cinescope search {SCENE_LABEL}[/]")
+        scenes = index.search(SearchQuery(q=SCENE_LABEL, page_size=5))
+        console.print(search_table(scenes))
+        console.print(facets_table(scenes))
+        if not scenes.hits:
+            console.print(
+                f"[yellow]the scene model found no {SCENE_LABEL!r} scene in the sample "
+                f"videos[/]; see its validation table above"
+            )
         if videos.empty:
             return 0
-        item_id = str(videos.iloc[0]["item_id"])
+        # The item shown is one the scene model labelled, so its segments have times and scores.
+        item_id = scenes.hits[0].item_id if scenes.hits else str(videos.iloc[0]["item_id"])
         found = index.item(item_id)
         if found is not None:
             console.print(f"[bold]$ cinescope item {item_id}[/]")
@@ -189,11 +211,12 @@ def _common_tag(catalog: pd.DataFrame) -> str:
 def _print_ingest(settings: Settings, manifest: object, base_url: str) -> None:
     catalog = read_catalog(settings.catalog_path)
     quarantine = read_quarantine(settings.quarantine_path)
+    counts = catalog_counts(catalog, quarantine)
     run = last_run_summary(settings)
     summary = run.get("summary", {})
     console.print(kinds_table(catalog))
     console.print(catalog_table(catalog))
-    console.print(quarantine_table(quarantine))
+    console.print(quarantine_table(quarantine_view(catalog, quarantine), counts))
     results = check_traps(manifest, catalog, quarantine, base_url)  # type: ignore[arg-type]
     console.print(traps_table(results))
     for name, stats in summary.get("merge", {}).get("sources", {}).items():

@@ -36,13 +36,25 @@ class Settings(BaseSettings):
         gt=0,
         description="total time one media download may take (a trickling server is cut off)",
     )
+    http_page_deadline_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="total time one page, sitemap or feed may take (retries included)",
+    )
     http_user_agent: str = "cinescope/0.1 (+catalog crawler)"
     max_download_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
-    max_pages_per_source: int = Field(default=10_000, gt=0)
+    max_pages_per_source: int = Field(
+        default=10_000, gt=0, description="pages fetched per crawl; past it the crawl is incomplete"
+    )
+    max_links_per_page: int = Field(
+        default=5_000, gt=0, description="links followed from one page; the rest are reported"
+    )
     image_max_pixels: int = Field(default=64_000_000, gt=0, description="decompression-bomb cap")
 
     min_video_width: int = Field(default=32, gt=0)
     min_video_height: int = Field(default=32, gt=0)
+    min_image_width: int = Field(default=32, gt=0, description="smaller images: quarantined")
+    min_image_height: int = Field(default=32, gt=0)
     max_duration_s: float = Field(default=6 * 3600, gt=0)
 
     sample_site_port: int = Field(default=8765, gt=0, lt=65536, description="port of the demo site")
@@ -66,6 +78,10 @@ class Settings(BaseSettings):
         description="torch threads per CPU inference worker (measured faster than more here)",
     )
     index_keep_versions: int = Field(default=3, ge=1, description="published versions kept")
+    publish_standin_labels: bool = Field(
+        default=False,
+        description="index labels of models trained on generated stand-in data (the demo's)",
+    )
     search_backend: str = Field(default="sqlite", pattern="^(sqlite|postgres)$")
     search_facet_matches: int = Field(
         default=10_000,

@@ -18,14 +18,15 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
 from ops.api.auth import TokenGuard
 from ops.index.build import index_store, index_versions, publish_index, rollback_index
 from ops.index.query import SearchPage, SearchQuery, SimilarItem
-from ops.index.reader import NoPublishedIndex, PublishedIndex
+from ops.index.reader import DamagedIndex, NoPublishedIndex, PublishedIndex
 from ops.settings import Settings, get_settings
-from ops.versioned import VersionError
+from ops.versioned import BrokenPointer, VersionError
 
 NOT_PUBLISHED = (
     "no index has been published yet: run `cinescope refresh` or trigger the catalog_refresh DAG"
@@ -44,16 +45,18 @@ VersionName = Annotated[str, Path(pattern=VERSION_PATTERN, description="e.g. v00
 
 
 class Health(BaseModel):
-    status: str = Field(description="'ok', or 'no index published'")
+    status: str = Field(description="'ok', 'no index published', or 'broken' (503)")
     index_version: str | None
+    problem: str | None = Field(default=None, description="what is broken, and the repair")
 
 
 class ItemDetail(BaseModel):
-    """An item document, its segment documents by start time, and prediction lineage."""
+    """An item document, its scene and shot documents by start time, and prediction lineage."""
 
     index_version: str
     item: dict[str, Any]
-    segments: list[dict[str, Any]]
+    segments: list[dict[str, Any]] = Field(description="scenes: spans with a label and score")
+    shots: list[dict[str, Any]] = Field(description="shots: spans with their keyframe_s")
     lineage: list[dict[str, Any]]
 
 
@@ -112,7 +115,7 @@ class LiveIndex:
         """The reader of the live version, for the duration of one request."""
         name = self.live_version()
         if name is None:
-            raise NoPublishedIndex(NOT_PUBLISHED)
+            raise NoPublishedIndex(self._store.missing_pointer() or NOT_PUBLISHED)
         with self._lock:
             opened = self._opened
             if opened is None or opened.reader.version != name:
@@ -142,7 +145,12 @@ class LiveIndex:
 
 
 def _not_published(_: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": NOT_PUBLISHED}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+
+
+def _broken(_: Request, exc: Exception) -> JSONResponse:
+    """A broken pointer or a damaged index: 503 naming the file and the repair."""
+    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -157,7 +165,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         live.close()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the API itself (/static-offline-docs),
+    # not from a CDN, so they work on an air-gapped host
+    app = FastAPIOffline(
         lifespan=lifespan,
         title="cinescope query API",
         version=_package_version(),
@@ -169,12 +179,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
     app.add_exception_handler(NoPublishedIndex, _not_published)
+    app.add_exception_handler(BrokenPointer, _broken)
+    app.add_exception_handler(DamagedIndex, _broken)
 
-    @app.get("/health", tags=["status"])
-    def health() -> Health:
-        """Liveness, and which index version answers queries."""
-        version = live.live_version()
-        return Health(status="ok" if version else "no index published", index_version=version)
+    @app.get("/health", tags=["status"], response_model=Health, responses={503: {"model": Health}})
+    def health() -> Health | JSONResponse:
+        """Liveness, which index version answers queries, and (503) what is broken: the
+        index pointer, or live index files that no longer match their manifest."""
+        try:
+            version = index_store(settings).current()
+        except BrokenPointer as error:
+            return _unhealthy(None, str(error))
+        if version is None:
+            missing = index_store(settings).missing_pointer()
+            if missing:
+                return _unhealthy(None, missing)
+            return Health(status="no index published", index_version=None)
+        problems = version.problems(checksums=False)  # sizes only: cheap enough per probe
+        if problems:
+            return _unhealthy(
+                version.name, f"index {version.name} is damaged: {'; '.join(problems)}"
+            )
+        return Health(status="ok", index_version=version.name)
+
+    def _live_or_none() -> str | None:
+        """The live version for admin calls, which must work to repair a broken pointer."""
+        try:
+            return live.live_version()
+        except BrokenPointer:
+            return None
 
     @app.get("/search", tags=["query"], responses={400: {}, 503: {}})
     def search(query: Annotated[SearchQuery, Query()]) -> SearchPage:
@@ -189,7 +222,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/items/{item_id}", tags=["query"], responses={404: {}, 503: {}})
     def item(item_id: ItemId) -> ItemDetail:
-        """An item, its scene segments, and which models produced its predictions."""
+        """An item, its scenes, its shots (with keyframe times), and which models produced
+        its predictions."""
         with live.reader() as reader:
             found = reader.item(item_id)
             version = reader.version
@@ -200,14 +234,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/items/{item_id}/similar", tags=["query"], responses={404: {}, 503: {}})
     def similar(
         item_id: ItemId,
-        k: Annotated[int, Query(ge=1, le=MAX_SIMILAR, description="how many")] = 10,
+        k: Annotated[int, Query(ge=1, le=MAX_SIMILAR, description="at most this many")] = 10,
+        any_kind: Annotated[
+            bool, Query(description="also items of other kinds (default: the item's own kind)")
+        ] = False,
     ) -> SimilarItems:
-        """Items like this one (content + metadata, diversified), never itself."""
+        """Items like this one (content + metadata, diversified), never itself, best first;
+        fewer than ``k`` when too few are related."""
         with live.reader() as reader:
             if reader.item(item_id) is None:
                 raise _unknown_item(item_id, reader.version)
             return SimilarItems(
-                index_version=reader.version, item_id=item_id, similar=reader.similar(item_id, k)
+                index_version=reader.version,
+                item_id=item_id,
+                similar=reader.similar(item_id, k, any_kind=any_kind),
             )
 
     @app.get("/people/{name}/appearances", tags=["query"], responses={503: {}})
@@ -223,13 +263,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/index/versions", tags=["index"])
     def versions() -> list[IndexVersion]:
         """The kept index versions, oldest first, and which one is live."""
-        current = live.live_version()
-        return [
-            IndexVersion(
-                version=version.name, live=version.name == current, manifest=version.manifest()
-            )
-            for version in index_versions(settings)
-        ]
+        return kept_index_versions(settings, _live_or_none())
 
     @app.post(
         "/admin/index/rollback",
@@ -243,8 +277,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             Query(pattern=VERSION_PATTERN, description="default: the version before the live one"),
         ] = None,
     ) -> LiveChange:
-        """Make an older kept version live again (one pointer switch)."""
-        previous = live.live_version()
+        """Make an older kept version live again (one pointer switch); refused for a
+        version whose files fail verification."""
+        previous = _live_or_none()
         if to is not None:
             _require_version(settings, to)
         try:
@@ -257,15 +292,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "/admin/index/publish/{version}",
         tags=["index"],
         dependencies=[require_token],
-        responses={401: {}, 403: {}, 404: {}},
+        responses={401: {}, 403: {}, 404: {}, 409: {}},
     )
     def publish(version: VersionName) -> LiveChange:
-        """Make a built (sealed) index version live."""
-        previous = live.live_version()
+        """Make a built (sealed) index version live; refused (409) when its files fail
+        verification. Also the repair for a broken pointer."""
+        previous = _live_or_none()
         _require_version(settings, version)
-        return LiveChange(live=publish_index(settings, version).name, previous=previous)
+        try:
+            return LiveChange(live=publish_index(settings, version).name, previous=previous)
+        except VersionError as error:
+            raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from error
 
     return app
+
+
+def _unhealthy(version: str | None, problem: str) -> JSONResponse:
+    body = Health(status="broken", index_version=version, problem=problem)
+    return JSONResponse(body.model_dump(), status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+
+
+def kept_index_versions(settings: Settings, live: str | None) -> list[IndexVersion]:
+    """The kept index versions, oldest first, marking the ``live`` one (API and CLI)."""
+    return [
+        IndexVersion(version=version.name, live=version.name == live, manifest=version.manifest())
+        for version in index_versions(settings)
+    ]
 
 
 def _unknown_item(item_id: str, version: str) -> HTTPException:

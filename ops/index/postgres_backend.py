@@ -1,12 +1,14 @@
 """The server search backend: one PostgreSQL schema per index version.
 
 ``documents`` holds every document with a weighted tsvector (A: title; B: tags, people,
-labels; C: description) under a GIN index, and the multi-valued facets as arrays with GIN
-indexes; ``facet_count`` / ``scope_total`` hold the counts of the plain listings. The
-``docno`` column is the position in the listing order shared with the SQLite backend.
-A schema is built in one transaction (dropped and created afresh), so readers see the
-whole version or none of it. Query text becomes a tsquery of quoted words only (see
-ops.index.text.query_terms), always passed as a parameter.
+labels and the parts of words that join letters and digits, see
+ops.index.text.word_parts; C: description) under a GIN index, and the multi-valued
+facets as arrays, with their case-folded values (``<column>_folded``, what filters
+compare) under GIN indexes; ``facet_count`` / ``scope_total`` hold the counts of the
+plain listings. The ``docno`` column is the position in the listing order shared with
+the SQLite backend. A schema is built in one transaction (dropped and created afresh),
+so readers see the whole version or none of it. Query text becomes a tsquery of quoted
+words only (see ops.index.text.query_terms), always passed as a parameter.
 
 A search keeps at most FACET_MATCHES matches for the page and the facet counts: a
 ranked query its best-ranked ones (a top-N sort), a filtered listing an even sample of
@@ -36,12 +38,14 @@ from ops.index.text import (
     SNIPPET_END,
     SNIPPET_START,
     SNIPPET_WORDS,
+    TEXT_COLUMNS,
     TOP_FACET_VALUES,
     Mode,
     Term,
     document_table,
     empty_page,
     facet_limit,
+    fold,
     hit_score,
     listing_scope,
     listing_stride,
@@ -51,6 +55,7 @@ from ops.index.text import (
     search_hit,
     search_mode,
     search_page,
+    word_parts,
 )
 
 TEXT_CONFIG = "search_text"
@@ -85,6 +90,7 @@ _COLUMN_TYPES = {
     "moods": "text[]",
     "start_s": "double precision",
     "end_s": "double precision",
+    "keyframe_s": "double precision",
     "score": "double precision",
     "lineage": "text",
     "vector_row": "bigint NOT NULL",
@@ -96,6 +102,7 @@ _TSVECTOR = f"""
         array_to_string(tags, ' '), array_to_string(people, ' '), array_to_string(labels, ' ')
     )), 'B')
     || setweight(to_tsvector('{TEXT_CONFIG}', coalesce(description, '')), 'C')
+    || setweight(to_tsvector('{TEXT_CONFIG}', word_parts), 'B')
 """
 
 _FACET_ROWS = """
@@ -109,10 +116,10 @@ _FACET_ROWS = """
 
 _INDEXES = """
 CREATE INDEX documents_tsv ON documents USING gin (tsv);
-CREATE INDEX documents_labels ON documents USING gin (labels);
-CREATE INDEX documents_genres ON documents USING gin (genres);
-CREATE INDEX documents_moods ON documents USING gin (moods);
-CREATE INDEX documents_people ON documents USING gin (people);
+CREATE INDEX documents_labels ON documents USING gin (labels_folded);
+CREATE INDEX documents_genres ON documents USING gin (genres_folded);
+CREATE INDEX documents_moods ON documents USING gin (moods_folded);
+CREATE INDEX documents_people ON documents USING gin (people_folded);
 CREATE INDEX documents_item ON documents (item_id);
 CREATE INDEX documents_level ON documents (level, docno);
 CREATE INDEX documents_kind ON documents (kind);
@@ -145,6 +152,8 @@ SELECT facet, value, count FROM (
 """
 
 _COLUMNS = ", ".join(f"d.{name}" for name in DOCUMENT_COLUMNS)
+_FOLDED = {facet: f"{FACET_COLUMNS[facet]}_folded" for facet in LIST_FILTERS}
+"""The column each list filter compares (the facet's values, case-folded)."""
 
 
 def tsquery_expression(terms: Sequence[Term]) -> str:
@@ -203,18 +212,36 @@ class PostgresSearchBackend:
             cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
             cursor.execute(_TEXT_CONFIG_SETUP)
             columns = ", ".join(f"{column} {kind}" for column, kind in _COLUMN_TYPES.items())
-            cursor.execute(f"CREATE TEMP TABLE staging (docno bigint, {columns}) ON COMMIT DROP")
+            folded = ", ".join(f"{column} text[]" for column in _FOLDED.values())
             cursor.execute(
-                f"CREATE TABLE documents (docno bigint PRIMARY KEY, {columns}, tsv tsvector)"
+                f"CREATE TEMP TABLE staging (docno bigint, {columns}, {folded}, "
+                "word_parts text NOT NULL) ON COMMIT DROP"
             )
-            all_columns = ", ".join(("docno", *DOCUMENT_COLUMNS))
+            cursor.execute(
+                f"CREATE TABLE documents (docno bigint PRIMARY KEY, {columns}, {folded}, "
+                "tsv tsvector)"
+            )
+            stored = ", ".join(("docno", *DOCUMENT_COLUMNS, *_FOLDED.values()))
             values = [table.column(column).to_pylist() for column in DOCUMENT_COLUMNS]
-            with cursor.copy(f"COPY staging ({all_columns}) FROM STDIN") as copy:
-                for row in zip(range(1, table.num_rows + 1), *values, strict=True):
+            folded_values = [
+                [fold(row) for row in table.column(FACET_COLUMNS[facet]).to_pylist()]
+                for facet in _FOLDED
+            ]
+            parts = [
+                word_parts(row)
+                for row in zip(
+                    *(table.column(name).to_pylist() for name in TEXT_COLUMNS), strict=True
+                )
+            ]
+            with cursor.copy(f"COPY staging ({stored}, word_parts) FROM STDIN") as copy:
+                rows = zip(
+                    range(1, table.num_rows + 1), *values, *folded_values, parts, strict=True
+                )
+                for row in rows:
                     copy.write_row(row)
             cursor.execute(
-                f"INSERT INTO documents ({all_columns}, tsv) "
-                f"SELECT {all_columns}, {_TSVECTOR} FROM staging ORDER BY docno"
+                f"INSERT INTO documents ({stored}, tsv) "
+                f"SELECT {stored}, {_TSVECTOR} FROM staging ORDER BY docno"
             )
             cursor.execute(_INDEXES)
             cursor.execute(_COUNTS)
@@ -414,11 +441,11 @@ def _conditions(query: SearchQuery, tsquery: str) -> tuple[list[str], list[Any]]
     if query.kind:
         conditions.append("d.kind = ANY(%s)")
         params.append(query.kind)
-    for facet in LIST_FILTERS:
+    for facet, column in _FOLDED.items():
         values = getattr(query, facet)
         if values:
-            conditions.append(f"d.{FACET_COLUMNS[facet]} && %s::text[]")
-            params.append(values)
+            conditions.append(f"d.{column} && %s::text[]")
+            params.append(fold(values))
     return conditions, params
 
 

@@ -6,6 +6,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
+from ops.catalog.schema import Kind
+
 Level = Literal["item", "segment"]
 FACETS = ("kind", "year", "label", "genre", "mood", "person")
 MAX_PAGE_SIZE = 100
@@ -15,7 +17,9 @@ class SearchQuery(BaseModel):
     """A full-text query (BM25) or a vector query (``like``: a document id), with filters.
 
     Every filter narrows the result; list filters match a document holding any of the
-    values. An empty ``q`` and no ``like`` lists the filtered documents.
+    values, whatever their case (``person=ann lee`` finds "Ann Lee"); a kind or level
+    outside the allowed values is refused. An empty ``q`` and no ``like`` lists the
+    filtered documents.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -23,7 +27,7 @@ class SearchQuery(BaseModel):
     q: str = Field(default="", max_length=500)
     like: str | None = Field(default=None, description="doc_id whose vector to search near")
     level: Level | None = None
-    kind: list[str] = Field(default_factory=list)
+    kind: list[Kind] = Field(default_factory=list)
     year_min: int | None = Field(default=None, ge=1800, le=2200)
     year_max: int | None = Field(default=None, ge=1800, le=2200)
     label: list[str] = Field(default_factory=list)

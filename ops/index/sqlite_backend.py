@@ -4,12 +4,14 @@ Layout of the file, built once and then only read:
 
 - ``documents``: one row per document; ``docno`` (the rowid) is the position in the
   listing order, so an unranked listing pages by rowid. List columns hold JSON arrays.
-- ``fts``: an FTS5 index over title, description, tags, people, labels, reading its text
-  from ``documents`` (external content: the text is stored once). BM25 weighs title
-  matches highest.
-- ``facet_value`` (id, facet, value) and ``document_facet`` (docno, value_id): every
-  facet value of every document (kind and year too), so the facet counts of any match
-  are one GROUP BY over the matching rows, and list filters one index lookup.
+- ``fts``: an FTS5 index over title, description, tags, people, labels and the parts of
+  words that join letters and digits (ops.index.text.word_parts), reading its text from
+  ``documents`` (external content: the text is stored once). BM25 weighs title matches
+  highest.
+- ``facet_value`` (id, facet, value, folded) and ``document_facet`` (docno, value_id):
+  every facet value of every document (kind and year too), so the facet counts of any
+  match are one GROUP BY over the matching rows, and list filters (on the case-folded
+  value) one index lookup.
 - ``facet_count`` / ``scope_total``: counts for the plain listings (all, item, segment).
 
 A query keeps at most FACET_MATCHES matches in a temporary table, for the page and the
@@ -48,6 +50,7 @@ from ops.index.text import (
     SNIPPET_END,
     SNIPPET_START,
     SNIPPET_WORDS,
+    TEXT_COLUMNS,
     TOP_FACET_VALUES,
     Mode,
     Term,
@@ -55,6 +58,7 @@ from ops.index.text import (
     empty_page,
     facet_limit,
     facet_values,
+    fold,
     hit_score,
     listing_scope,
     listing_stride,
@@ -64,10 +68,11 @@ from ops.index.text import (
     search_hit,
     search_mode,
     search_page,
+    word_parts,
 )
 
-BM25_WEIGHTS = (10.0, 2.0, 4.0, 4.0, 4.0)
-"""title, description, tags, people, labels (the order of the fts columns)."""
+BM25_WEIGHTS = (10.0, 2.0, 4.0, 4.0, 4.0, 4.0)
+"""title, description, tags, people, labels, word parts (the order of the fts columns)."""
 
 _BUILD_PRAGMAS = (
     "PRAGMA journal_mode = OFF",
@@ -103,14 +108,17 @@ CREATE TABLE documents (
     moods TEXT,
     start_s REAL,
     end_s REAL,
+    keyframe_s REAL,
     score REAL,
     lineage TEXT,
-    vector_row INTEGER NOT NULL
+    vector_row INTEGER NOT NULL,
+    word_parts TEXT NOT NULL
 );
 CREATE TABLE facet_value (
     id INTEGER PRIMARY KEY,
     facet TEXT NOT NULL,
     value TEXT NOT NULL,
+    folded TEXT NOT NULL,
     UNIQUE (facet, value)
 );
 CREATE TABLE document_facet (
@@ -129,13 +137,14 @@ CREATE TABLE scope_total (scope TEXT PRIMARY KEY, total INTEGER NOT NULL);
 
 _INDEXES = """
 CREATE INDEX document_facet_by_value ON document_facet (value_id, docno);
+CREATE INDEX facet_value_folded ON facet_value (facet, folded);
 CREATE INDEX documents_by_item ON documents (item_id);
 CREATE INDEX documents_by_level ON documents (level);
 CREATE INDEX documents_by_kind ON documents (kind);
 CREATE INDEX documents_by_year ON documents (year);
 CREATE INDEX documents_by_duration ON documents (duration_s);
 CREATE VIRTUAL TABLE fts USING fts5(
-    title, description, tags, people, labels,
+    title, description, tags, people, labels, word_parts,
     content = 'documents', content_rowid = 'docno',
     tokenize = 'porter unicode61 remove_diacritics 2'
 );
@@ -284,10 +293,15 @@ def _insert_documents(connection: sqlite3.Connection, table: pa.Table) -> None:
             None if values is None else json.dumps(values, ensure_ascii=False)
             for values in columns[name]
         ]
-    placeholders = ", ".join("?" * (len(DOCUMENT_COLUMNS) + 1))
+    parts = [
+        word_parts(values)
+        for values in zip(*(table.column(name).to_pylist() for name in TEXT_COLUMNS), strict=True)
+    ]
+    placeholders = ", ".join("?" * (len(DOCUMENT_COLUMNS) + 2))
     connection.executemany(
-        f"INSERT INTO documents (docno, {', '.join(DOCUMENT_COLUMNS)}) VALUES ({placeholders})",
-        zip(range(1, table.num_rows + 1), *columns.values(), strict=True),
+        f"INSERT INTO documents (docno, {', '.join(DOCUMENT_COLUMNS)}, word_parts) "
+        f"VALUES ({placeholders})",
+        zip(range(1, table.num_rows + 1), *columns.values(), parts, strict=True),
     )
     value_ids: dict[tuple[str, str], int] = {}
     facet_columns = table.select(list(dict.fromkeys(FACET_COLUMNS.values())))
@@ -300,8 +314,11 @@ def _insert_documents(connection: sqlite3.Connection, table: pa.Table) -> None:
         ),
     )
     connection.executemany(
-        "INSERT INTO facet_value (id, facet, value) VALUES (?, ?, ?)",
-        ((value_id, facet, value) for (facet, value), value_id in value_ids.items()),
+        "INSERT INTO facet_value (id, facet, value, folded) VALUES (?, ?, ?, ?)",
+        (
+            (value_id, facet, value, value.casefold())
+            for (facet, value), value_id in value_ids.items()
+        ),
     )
 
 
@@ -450,9 +467,9 @@ def _filters(query: SearchQuery) -> tuple[list[str], list[Any]]:
             conditions.append(
                 "d.docno IN (SELECT f.docno FROM document_facet AS f WHERE f.value_id IN "
                 "(SELECT id FROM facet_value WHERE facet = ? "
-                "AND value IN (SELECT value FROM json_each(?))))"
+                "AND folded IN (SELECT value FROM json_each(?))))"
             )
-            params.extend([facet, json.dumps(values)])
+            params.extend([facet, json.dumps(fold(values))])
     return conditions, params
 
 

@@ -31,7 +31,11 @@ FACET_COLUMNS: dict[str, str] = {
 """Each facet of ops.index.query.FACETS and the document column holding its values."""
 
 LIST_FILTERS = ("label", "genre", "mood", "person")
-"""Facets filtered through a multi-valued column (SearchQuery attribute == facet name)."""
+"""Facets filtered through a multi-valued column (SearchQuery attribute == facet name).
+Their values match whatever the case (see ``fold``)."""
+
+TEXT_COLUMNS = ("title", "description", "tags", "people", "labels")
+"""The document columns searched as text."""
 
 TOP_FACET_VALUES = 20
 FACET_MATCHES = 10_000
@@ -48,6 +52,8 @@ SNIPPET_ELLIPSIS = "…"
 SNIPPET_WORDS = 16
 
 _TERM = re.compile(r"([^\W_]+)(\*?)")
+_WORD = re.compile(r"[^\W_]+")
+_LETTERS_OR_DIGITS = re.compile(r"\d+|[^\W\d_]+")
 
 Mode = Literal["text", "vector", "listing"]
 
@@ -81,6 +87,31 @@ def query_terms(q: str) -> list[Term]:
             f"(got {', '.join(short)})"
         )
     return terms
+
+
+def word_parts(values: Iterable[str | list[str] | None]) -> str:
+    """The letter and digit runs of each word that joins both (``obama1``: ``obama 1``),
+    each once, to index beside the text.
+
+    Both backends' tokenizers keep such a word whole, so without its parts ``obama``
+    would not find the item titled ``obama1``.
+    """
+    texts = (
+        text for value in values if value for text in ([value] if isinstance(value, str) else value)
+    )
+    parts = (
+        part
+        for text in texts
+        for word in _WORD.findall(text)
+        if not word.isdigit() and not word.isalpha()
+        for part in _LETTERS_OR_DIGITS.findall(word)
+    )
+    return " ".join(dict.fromkeys(parts))
+
+
+def fold(values: list[str] | None) -> list[str] | None:
+    """Facet values in the form filters compare them (case-insensitive: ``casefold``)."""
+    return None if values is None else [value.casefold() for value in values]
 
 
 def search_mode(query: SearchQuery, doc_ids: list[str] | None) -> Mode:
@@ -156,7 +187,8 @@ def hit_score(mode: Mode, rank: float) -> float:
     """The hit's score from the backend's rank (higher is better in every mode).
 
     Text: the relevance. Vector: 1/position in the caller's list (the rank is
-    -position). Listing: no relevance, 0.
+    -position; the reader replaces it with the cosine similarity). Listing: no
+    relevance, 0.
     """
     if mode == "text":
         return float(rank)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
 
 from ops.airflow_env import run_dag
@@ -16,6 +19,7 @@ from ops.sample_site.generate import SiteManifest, generate_site
 from ops.sample_site.server import SampleSiteServer
 from ops.settings import Settings
 from tests.support.airflow import asset_event_extras
+from tests.support.capture import captured_output
 
 pytestmark = pytest.mark.slow
 
@@ -33,19 +37,46 @@ def site(
         yield manifest, server, Settings()
 
 
-def test_first_run_catalogues_items_and_quarantines_every_trap(site: tuple) -> None:
-    manifest, server, settings = site
-    run_dag("catalog_ingest", settings)
+@dataclass(frozen=True)
+class FirstRun:
+    """What the first ``catalog_ingest`` run left, read before any other run."""
 
-    catalog = read_catalog(settings.catalog_path)
-    quarantine = read_quarantine(settings.quarantine_path)
+    logged: str
+    catalog: pd.DataFrame
+    quarantine: pd.DataFrame
+    summary: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def first_run(site: tuple) -> FirstRun:
+    """The first run, once per module: every test below depends on it, in any order."""
+    _, _, settings = site
+    with captured_output() as output:
+        run_dag("catalog_ingest", settings)
+    return FirstRun(
+        logged=output.text,
+        catalog=read_catalog(settings.catalog_path),
+        quarantine=read_quarantine(settings.quarantine_path),
+        summary=last_run_summary(settings),
+    )
+
+
+def test_first_run_catalogues_items_and_quarantines_every_trap(
+    site: tuple, first_run: FirstRun
+) -> None:
+    manifest, server, settings = site
+    logged = first_run.logged
+    assert "[DAG TEST] running task" in logged  # the task logs are captured here
+    assert "XCom not found" not in logged  # merge reads the mapped results in one call
+
+    catalog, quarantine = first_run.catalog, first_run.quarantine
     results = check_traps(manifest, catalog, quarantine, server.base_url)
     assert [r for r in results if not r.ok] == []
     assert (catalog["status"] == "ok").sum() == manifest.expected_ok_count()
     assert set(catalog.loc[catalog["status"] == "ok", "kind"]) == {"video", "audio", "image"}
     assert quarantine["reason"].str.len().min() > 0
 
-    summary = last_run_summary(settings)
+    summary = first_run.summary
     assert summary["revision"] == "catalog/v1" and summary["changed"]
     versions = DataRegistry.from_settings(settings).versions("catalog")
     assert [v.tag for v in versions] == ["catalog/v1"]
@@ -56,12 +87,12 @@ def test_first_run_catalogues_items_and_quarantines_every_trap(site: tuple) -> N
         assert len(row) == 1 and row.iloc[0]["title"] == item.title
 
 
-def test_catalog_asset_event_carries_the_revision(site: tuple) -> None:
+def test_catalog_asset_event_carries_the_revision(first_run: FirstRun) -> None:
     extras = asset_event_extras("catalog")
     assert {"revision": "catalog/v1"}.items() <= extras[-1].items()
 
 
-def test_second_run_downloads_nothing(site: tuple) -> None:
+def test_second_run_downloads_nothing(site: tuple, first_run: FirstRun) -> None:
     _, server, settings = site
     server.reset_counters()
     run_dag("catalog_ingest", settings)

@@ -7,7 +7,8 @@ joined the catalog, so publish and rollback are visible in what the API answers.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,12 +22,12 @@ from fastapi.testclient import TestClient
 from ops.api.app import NO_FACE_MODEL, NOT_PUBLISHED, LiveIndex, create_app
 from ops.atomic import write_table
 from ops.catalog.store import write_catalog
-from ops.index.build import build_index_version, publish_index
+from ops.index.build import DOCUMENTS_FILE, SQLITE_FILE, build_index_version, publish_index
 from ops.index.query import SearchQuery
 from ops.predictions.schema import EMBEDDING_SCHEMA, LEDGER_SCHEMA, PREDICTION_SCHEMA
 from ops.predictions.store import embeddings_file, ledger_file, predictions_file
 from ops.settings import Settings
-from ops.versioned import VersionedStore
+from ops.versioned import POINTER, VersionedStore
 
 TOKEN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -54,6 +55,8 @@ FILMS = (
     Film("garden", "A garden in spring", 2010, ("Ada Stone", "Cy Park"), (5, 6, 7)),
 )
 LATE_FILM = Film("station", "Goodbye at the station", 2015, ("Dee Lane",), (1, 2, 3))
+SHOT_DETECTOR = {"model_name": "shot-detector", "model_version": "abc", "dataset_rev": "n/a"}
+STORM_SHOTS = [(0.0, 3.0, 1.5), (3.0, 8.0, 5.5)]  # (start, end, keyframe)
 
 
 def _write_catalog(settings: Settings, films: tuple[Film, ...]) -> None:
@@ -153,10 +156,21 @@ def _write_predictions(settings: Settings, films: tuple[Film, ...]) -> str:
         pa.Table.from_pylist(embeddings, EMBEDDING_SCHEMA), embeddings_file(folder, "scene")
     )
     write_table(pa.Table.from_pylist(ledger, LEDGER_SCHEMA), ledger_file(folder))
+    shots = [
+        {"item_id": "storm", "task": "shots", **SHOT_DETECTOR, "score": 1.0, "created_at": NOW}
+        | {"label": label, "start_s": start, "end_s": end}
+        for shot_start, shot_end, keyframe in STORM_SHOTS
+        for label, start, end in (("shot", shot_start, shot_end), ("keyframe", keyframe, keyframe))
+    ]
+    write_table(pa.Table.from_pylist(shots, PREDICTION_SCHEMA), predictions_file(folder, "shots"))
+    write_table(EMBEDDING_SCHEMA.empty_table(), embeddings_file(folder, "shots"))
     manifest = {
         "run_id": "test",
         "base_version": None,
-        "tasks": {"scene": {**MODEL, "items_processed": len(films)}},
+        "tasks": {
+            "scene": {**MODEL, "items_processed": len(films)},
+            "shots": {**SHOT_DETECTOR, "items_processed": 1},
+        },
     }
     store.seal(version, manifest)
     store.publish(version.name)
@@ -172,8 +186,15 @@ def _build_and_publish(settings: Settings, films: tuple[Film, ...]) -> str:
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """A home with index v000001 (three films) and v000002 (four films), both kept."""
-    settings = Settings(home=tmp_path_factory.mktemp("api") / "home", api_token=TOKEN)
+    """A home with index v000001 (three films) and v000002 (four films), both kept.
+
+    No registry knows its made-up scene model, so its labels are published by setting.
+    """
+    settings = Settings(
+        home=tmp_path_factory.mktemp("api") / "home",
+        api_token=TOKEN,
+        publish_standin_labels=True,
+    )
     assert _build_and_publish(settings, FILMS) == "v000001"
     assert _build_and_publish(settings, (*FILMS, LATE_FILM)) == "v000002"
     return settings
@@ -193,10 +214,15 @@ def empty_client(tmp_path: Path) -> Iterator[TestClient]:
 
 
 def test_health_names_the_live_version(client: TestClient, empty_client: TestClient) -> None:
-    assert client.get("/health").json() == {"status": "ok", "index_version": "v000002"}
+    assert client.get("/health").json() == {
+        "status": "ok",
+        "index_version": "v000002",
+        "problem": None,
+    }
     assert empty_client.get("/health").json() == {
         "status": "no index published",
         "index_version": None,
+        "problem": None,
     }
 
 
@@ -288,6 +314,7 @@ def test_vector_search_starts_from_a_document(client: TestClient) -> None:
         ({"q": "kiss", "like": "harbour"}, "not both"),
         ({"level": "scene"}, "'item' or 'segment'"),
         ({"min_duration_s": -1}, "greater than or equal to 0"),
+        ({"kind": "film"}, "Input should be 'video', 'audio' or 'image'"),
         ({"colour": "red"}, "Extra inputs are not permitted"),
     ],
 )
@@ -298,6 +325,25 @@ def test_bad_search_input_is_a_422_that_says_why(
 
     assert response.status_code == 422
     assert complaint in str(response.json()["detail"])
+
+
+def test_filters_ignore_case(client: TestClient) -> None:
+    response = client.get("/search", params={"person": "ada STONE", "level": "item"})
+
+    assert response.status_code == 200
+    assert {hit["item_id"] for hit in response.json()["hits"]} == {"harbour", "garden"}
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_docs_pages_load_their_assets_from_the_api_itself(client: TestClient, page: str) -> None:
+    html = client.get(page)
+    assert html.status_code == 200
+
+    urls = re.findall(r"""(?:src|href|url)\s*[:=]\s*['"]([^'"]+)['"]""", html.text)
+    assert urls, html.text
+    assert [url for url in urls if not url.startswith("/")] == []
+    for url in urls:
+        assert client.get(url).status_code == 200, url
 
 
 def test_a_one_letter_prefix_search_is_a_400_with_the_reason(client: TestClient) -> None:
@@ -325,6 +371,27 @@ def test_item_has_its_segments_and_lineage(client: TestClient) -> None:
     assert {entry["model_version"] for entry in body["lineage"]} == {"3"}
 
 
+def test_item_lineage_shows_each_model_and_what_it_was_trained_on(client: TestClient) -> None:
+    lineage = client.get("/items/storm").json()["lineage"]
+
+    assert sorted(
+        (entry["task"], entry["model_name"], entry["training_data"], entry["labels"])
+        for entry in lineage
+    ) == [
+        ("scene", "scene", "unrecorded", "published"),
+        ("shots", "shot-detector", "n/a", "published"),
+    ]
+
+
+def test_item_lists_its_shots_with_their_keyframes(client: TestClient) -> None:
+    body = client.get("/items/storm").json()
+
+    shots = [(shot["start_s"], shot["end_s"], shot["keyframe_s"]) for shot in body["shots"]]
+    assert shots == STORM_SHOTS
+    assert body["segments"] == []  # no scene in storm: shots are listed apart
+    assert "shot-detector" in {entry["model_name"] for entry in body["lineage"]}
+
+
 def test_unknown_item_is_a_404_with_a_message(client: TestClient) -> None:
     for path in ("/items/nothing-here", "/items/nothing-here/similar"):
         response = client.get(path)
@@ -341,6 +408,24 @@ def test_similar_items_never_include_the_item_itself(client: TestClient) -> None
     assert 1 <= len(body["similar"]) <= 2
     assert "harbour" not in {entry["item_id"] for entry in body["similar"]}
     assert [entry["rank"] for entry in body["similar"]] == list(range(1, len(body["similar"]) + 1))
+
+
+def test_similar_scores_are_in_order_and_any_kind_is_an_option(client: TestClient) -> None:
+    for params in ({"k": 3}, {"k": 3, "any_kind": "true"}):
+        response = client.get("/items/harbour/similar", params=params)
+        assert response.status_code == 200, response.text
+        scores = [entry["score"] for entry in response.json()["similar"]]
+        assert scores and scores == sorted(scores, reverse=True)
+        assert {entry["kind"] for entry in response.json()["similar"]} == {"video"}
+    assert client.get("/items/harbour/similar", params={"any_kind": "maybe"}).status_code == 422
+
+
+def test_like_search_scores_are_cosine_similarities(client: TestClient) -> None:
+    page = client.get("/search", params={"like": "harbour", "level": "item"}).json()
+
+    scores = [hit["score"] for hit in page["hits"]]
+    assert all(-1.0 <= score <= 1.0 for score in scores)
+    assert scores != [1 / rank for rank in range(1, len(scores) + 1)]  # not 1/rank
 
 
 @pytest.mark.parametrize("k", [0, 51, "many"])
@@ -451,3 +536,90 @@ def test_a_reader_in_flight_survives_a_publish(indexed: Settings) -> None:
         assert again is after
     live.close()
     publish_index(indexed, "v000002")
+
+
+@pytest.fixture
+def damaged(indexed: Settings) -> Iterator[Callable[[str, str], Path]]:
+    """Damage a file of an index version (``damage(version, file)``); undone afterwards."""
+    saved: dict[Path, bytes] = {}
+
+    def damage(version: str, name: str) -> Path:
+        path = indexed.index_dir / version / name
+        saved[path] = path.read_bytes()
+        path.write_bytes(saved[path][: len(saved[path]) // 2])
+        return path
+
+    yield damage
+    for path, data in saved.items():
+        path.write_bytes(data)
+
+
+def test_a_garbage_pointer_is_reported_by_health_and_repaired_by_publish(
+    client: TestClient, indexed: Settings
+) -> None:
+    pointer = indexed.index_dir / POINTER
+    pointer.write_text("garbage\n")
+    problem = (
+        f"the pointer {pointer} is broken ('garbage' is not a version name (expected "
+        "v000001 and so on)); kept versions: v000001, v000002. Repair: "
+        "`cinescope index publish <version>` with one of the kept versions"
+    )
+    health = client.get("/health")
+    assert health.status_code == 503
+    assert health.json() == {"status": "broken", "index_version": None, "problem": problem}
+    search = client.get("/search", params={"q": "kiss"})
+    assert (search.status_code, search.json()) == (503, {"detail": problem})
+    assert [entry["live"] for entry in client.get("/index/versions").json()] == [False, False]
+    repaired = client.post("/admin/index/publish/v000002", headers=AUTH)
+    assert repaired.json() == {"live": "v000002", "previous": None}
+    assert client.get("/health").json()["status"] == "ok"
+
+
+def test_a_damaged_live_index_is_reported_by_health_and_search(
+    client: TestClient, damaged: Callable[[str, str], Path]
+) -> None:
+    sqlite = damaged("v000002", SQLITE_FILE)
+    health = client.get("/health")
+    assert health.status_code == 503
+    assert health.json()["problem"].startswith(f"index v000002 is damaged: {sqlite} is ")
+    search = client.get("/search", params={"q": "kiss"})
+    assert search.status_code == 503
+    assert search.json()["detail"].startswith(f"index v000002 is damaged: {sqlite} is ")
+    assert search.json()["detail"].endswith(
+        "Repair: `cinescope index rollback` to the version before it, or `cinescope refresh` "
+        "to build a new one"
+    )
+    rollback = client.post("/admin/index/rollback", headers=AUTH)
+    assert rollback.json() == {"live": "v000001", "previous": "v000002"}
+
+
+def test_a_damaged_version_is_neither_rolled_back_to_nor_published(
+    client: TestClient, damaged: Callable[[str, str], Path]
+) -> None:
+    documents = damaged("v000001", DOCUMENTS_FILE)
+    for call in (
+        client.post("/admin/index/rollback", headers=AUTH),
+        client.post("/admin/index/publish/v000001", headers=AUTH),
+    ):
+        assert call.status_code == 409
+        assert call.json()["detail"].startswith(
+            f"version v000001 fails verification, so it cannot go live: {documents} is "
+        )
+    assert client.get("/health").json()["index_version"] == "v000002"
+
+
+def test_a_missing_pointer_is_reported_by_health_and_search(
+    client: TestClient, indexed: Settings
+) -> None:
+    pointer = indexed.index_dir / POINTER
+    pointer.unlink()
+    problem = (
+        f"the pointer {pointer} is missing, although versions were published (kept: "
+        "v000001, v000002). Repair: `cinescope index publish <version>` with one of the "
+        "kept versions"
+    )
+    health = client.get("/health")
+    assert (health.status_code, health.json()["problem"]) == (503, problem)
+    search = client.get("/search", params={"q": "kiss"})
+    assert (search.status_code, search.json()) == (503, {"detail": problem})
+    assert client.post("/admin/index/publish/v000002", headers=AUTH).status_code == 200

@@ -212,6 +212,22 @@ def test_words_are_anded_and_stemmed_and_a_star_matches_a_prefix(corpus: SearchB
     assert ids(corpus, q="the sea") == ["i1"]
 
 
+def test_a_word_finds_the_words_that_join_it_to_digits(backend_factory: BackendFactory) -> None:
+    backend = backend_factory(
+        [
+            document("o1", title="obama1"),
+            document("o2", title="Trailer", description="The 1080p cut", tags=["take2"]),
+            document("o3", title="Obama speaks"),
+        ]
+    )
+    assert sorted(ids(backend, q="obama")) == ["o1", "o3"]
+    assert ids(backend, q="obama1") == ["o1"]
+    assert ids(backend, q="obama 1") == ["o1"]
+    assert ids(backend, q="1080") == ["o2"]
+    assert ids(backend, q="1080p") == ["o2"]
+    assert ids(backend, q="take") == ["o2"]
+
+
 @pytest.mark.parametrize(
     ("filters", "expected"),
     [
@@ -234,6 +250,10 @@ def test_words_are_anded_and_stemmed_and_a_star_matches_a_prefix(corpus: SearchB
             ["i3", "i2", "i4", "i1#kiss@10", "i1#beach@30"],
         ),
         ({"label": ["no-such-label"]}, []),
+        ({"person": ["ann LEE"], "level": "item"}, ["i3", "i1"]),
+        ({"label": ["KISS"], "level": "item"}, ["i1"]),
+        ({"genre": ["Documentary"]}, ["i3", "i3#kiss@5"]),
+        ({"mood": ["HAPPY"]}, ["i2", "i4"]),
         ({"kind": ["video"], "q": "kiss", "level": "segment"}, ["i3#kiss@5", "i1#kiss@10"]),
     ],
 )

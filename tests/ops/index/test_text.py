@@ -15,12 +15,14 @@ from ops.index.text import (
     document_table,
     facet_limit,
     facet_values,
+    fold,
     hit_score,
     listing_scope,
     listing_stride,
     page_within,
     query_terms,
     top_facets,
+    word_parts,
 )
 
 
@@ -154,3 +156,15 @@ def test_a_prefix_shorter_than_three_letters_is_refused(q: str) -> None:
 
 def test_a_three_letter_prefix_is_accepted() -> None:
     assert query_terms("sto*") == [Term("sto", True)]
+
+
+def test_word_parts_split_only_words_that_join_letters_and_digits() -> None:
+    assert word_parts(["obama1", None, ["Take2", "plain", "2024"], "1080p cut, obama1"]) == (
+        "obama 1 Take 2 1080 p"
+    )
+    assert word_parts(["no digits here", "42"]) == ""
+
+
+def test_fold_compares_values_whatever_their_case() -> None:
+    assert fold(["Ada STONE", "Straße"]) == ["ada stone", "strasse"]
+    assert fold(None) is None

@@ -14,7 +14,13 @@ from PIL import Image
 
 from ops.ingest.discover import parse_html, parse_json_feed, parse_sitemap
 from ops.sample_site import media
-from ops.sample_site.generate import NON_UTF8_TITLE, SiteManifest, generate_site
+from ops.sample_site.generate import (
+    NON_UTF8_TITLE,
+    SCENE_VIDEO_SECONDS,
+    SiteManifest,
+    generate_site,
+)
+from ops.scene.synthetic import SCENE_LABEL
 
 BASE = "http://site.test"
 ITEMS = 45  # enough for two index pages
@@ -221,3 +227,20 @@ def test_media_makers_differ_by_index_and_refuse_unknown_styles() -> None:
         media.make_image(0, mood="bored")
     with pytest.raises(ValueError, match="cannot pad"):
         media.padded_mp4(b"x" * 100, 104)
+
+
+def test_scene_videos_hold_the_scene_motif_that_only_a_model_can_find(
+    site: tuple[Path, SiteManifest],
+) -> None:
+    root, manifest = site
+    scene_videos = [item for item in manifest.items if item.scenes]
+    assert len(scene_videos) >= 2
+    assert all(item.kind == "video" and item.has_audio for item in scene_videos)
+    for item in scene_videos:
+        with av.open(str(_file(root, item.path))) as container:
+            seconds = float(container.duration or 0) / av.time_base
+        assert seconds >= min(SCENE_VIDEO_SECONDS) - 0.5  # longer videos, other material around
+        assert all(0 <= start < end <= seconds + 0.5 for start, end in item.scenes)
+        assert sum(end - start for start, end in item.scenes) < seconds / 2
+        # Nothing on the page names the scene: search finds it through the model's labels.
+        assert SCENE_LABEL not in _file(root, item.page).read_text(encoding="utf-8").lower()
