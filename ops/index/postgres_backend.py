@@ -10,53 +10,48 @@ the SQLite backend. A schema is built in one transaction (dropped and created af
 so readers see the whole version or none of it. Query text becomes a tsquery of quoted
 words only (see ops.index.text.query_terms), always passed as a parameter.
 
-A search keeps at most FACET_MATCHES matches for the page and the facet counts: a
-ranked query its best-ranked ones (a top-N sort), a filtered listing an even sample of
-the listing (see ops.index.text.listing_stride). The total is counted apart only when
-that many are kept, and a page outside them is read afresh.
+Queries are answered by the algorithm of ops.index.search_engine; this module is its
+PostgreSQL dialect. The matches kept for the page and the facet counts live in one
+statement (a materialized CTE) that also counts their facets and reads the page.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
 import psycopg
 from psycopg import sql
 
-from ops.index.query import SearchPage, SearchQuery
+from ops.index.query import SearchQuery
 from ops.index.schema import DOCUMENT_COLUMNS
-from ops.index.text import (
-    FACET_COLUMNS,
+from ops.index.search_engine import (
+    COLUMNS,
     FACET_MATCHES,
-    LIST_FILTERS,
     SNIPPET_ELLIPSIS,
     SNIPPET_END,
     SNIPPET_START,
     SNIPPET_WORDS,
-    TEXT_COLUMNS,
-    TOP_FACET_VALUES,
+    Candidates,
+    Connection,
+    Kept,
+    Matches,
     Mode,
-    Term,
-    document_table,
-    empty_page,
+    SqlSearchEngine,
     facet_limit,
-    fold,
-    hit_score,
-    listing_scope,
-    listing_stride,
-    page_within,
-    query_terms,
-    scalar_conditions,
-    search_hit,
-    search_mode,
-    search_page,
-    word_parts,
+    offset,
 )
+from ops.index.stored_documents import (
+    FACET_COLUMNS,
+    LIST_FILTERS,
+    TEXT_COLUMNS,
+    document_table,
+)
+from ops.index.text import Term, fold, word_parts
 
 TEXT_CONFIG = "search_text"
 """English stemming without stop words (as the SQLite backend: every word must match)."""
@@ -143,15 +138,13 @@ INSERT INTO scope_total SELECT 'all', count(*) FROM documents;
 INSERT INTO scope_total SELECT level, count(*) FROM documents GROUP BY level;
 """
 
-_TOP_VALUES = f"""
-SELECT facet, value, count FROM (
-    SELECT facet, value, count,
-           row_number() OVER (PARTITION BY facet ORDER BY count DESC, value COLLATE "C") AS place
-    FROM ({{counts}}) AS counts
-) AS ranked WHERE place <= {TOP_FACET_VALUES}
-"""
-
-_COLUMNS = ", ".join(f"d.{name}" for name in DOCUMENT_COLUMNS)
+_KEPT_COUNTS = (
+    "SELECT facet, value, count(*) AS count FROM ("
+    + _FACET_ROWS.format(scope="1 AS one", source="kept")
+    + ") AS rows GROUP BY facet, value"
+)
+_KEPT_FACET_COLUMNS = "d.kind, d.year, d.labels, d.genres, d.moods, d.people"
+"""What _KEPT_COUNTS reads of each kept match."""
 _FOLDED = {facet: f"{FACET_COLUMNS[facet]}_folded" for facet in LIST_FILTERS}
 """The column each list filter compares (the facet's values, case-folded)."""
 
@@ -189,15 +182,20 @@ def list_schemas(dsn: str, prefix: str) -> list[str]:
     return [str(row[0]) for row in rows]
 
 
-class PostgresSearchBackend:
+class PostgresSearchBackend(SqlSearchEngine):
     """A built index version's schema, read through one shared autocommit connection."""
+
+    placeholder = "%s"
+    modulo = "%%"
+    collation = 'COLLATE "C"'
+    scope_counts = "SELECT facet, value, count FROM facet_count WHERE scope = %s"
 
     def __init__(
         self, connection: psycopg.Connection[Any], schema: str, facet_matches: int = FACET_MATCHES
     ) -> None:
-        self._connection = connection
+        super().__init__(facet_matches)
+        self._shared = connection
         self._schema = schema
-        self._facet_matches = facet_limit(facet_matches)
         self._lock = threading.Lock()
 
     @classmethod
@@ -268,190 +266,83 @@ class PostgresSearchBackend:
             raise
         return cls(connection, name, facet_matches)
 
-    def search(self, query: SearchQuery, doc_ids: list[str] | None = None) -> SearchPage:
-        mode = search_mode(query, doc_ids)
-        with self._lock:
-            scope = listing_scope(query, doc_ids)
-            if scope is not None:
-                return self._listing_page(query, scope)
-            return self._search_page(query, doc_ids, mode)
-
-    def documents(self, doc_ids: list[str]) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._connection.execute(
-                f"SELECT {_COLUMNS} FROM documents AS d WHERE d.doc_id = ANY(%s)",
-                (doc_ids,),
-            ).fetchall()
-        found = {document["doc_id"]: document for document in map(_document, rows)}
-        return [found[doc_id] for doc_id in doc_ids if doc_id in found]
-
-    def item_documents(self, item_id: str) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._connection.execute(
-                f"SELECT {_COLUMNS} FROM documents AS d WHERE d.item_id = %s "
-                "ORDER BY d.level <> 'item', d.start_s, d.docno",
-                (item_id,),
-            ).fetchall()
-        return [_document(row) for row in rows]
-
     def close(self) -> None:
-        self._connection.close()
+        self._shared.close()
 
-    def _listing_page(self, query: SearchQuery, scope: str) -> SearchPage:
-        """A plain listing (of one level or all): totals and facets computed at build time."""
-        found = self._connection.execute(
-            "SELECT total FROM scope_total WHERE scope = %s", (scope,)
-        ).fetchone()
-        level = "" if scope == "all" else "WHERE d.level = %s"
-        rows = self._connection.execute(
-            f"SELECT {_COLUMNS} FROM documents AS d {level} ORDER BY d.docno LIMIT %s OFFSET %s",
-            (*([] if scope == "all" else [scope]), query.page_size, _offset(query)),
-        ).fetchall()
-        counts = self._connection.execute(
-            _TOP_VALUES.format(
-                counts="SELECT facet, value, count FROM facet_count WHERE scope = %s"
-            ),
-            (scope,),
-        ).fetchall()
-        total = found[0] if found else 0
-        hits = [search_hit(_document(row), 0.0, None) for row in rows]
-        return search_page(query, total=total, hits=hits, facet_counts=counts, counted=total)
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        with self._lock:
+            yield self._shared
 
-    def _search_page(self, query: SearchQuery, doc_ids: list[str] | None, mode: Mode) -> SearchPage:
-        terms = query_terms(query.q)
-        if query.q.strip() and not terms:
-            return empty_page(query)
-        tsquery = tsquery_expression(terms)
-        source = _source(mode, tsquery, doc_ids)
-        conditions, filter_params = _conditions(query, tsquery)
-        where = " AND ".join(conditions)
-        params = (*source.params, *filter_params)
-        limit = self._facet_matches
-        count = f"SELECT count(*) {source.tables} WHERE {where}"
-        total: int | None = None
-        stride = 1
-        if mode == "listing":
-            total = self._count(count, params)
-            stride = listing_stride(total, limit)
-        sample = " AND d.docno %% %s = 0" if stride > 1 else ""
-        kept = (
-            f"SELECT d.docno, {source.rank} AS rank, d.kind, d.year, d.labels, d.genres, "
-            f"d.moods, d.people {source.tables} WHERE {where}{sample} "
-            f"ORDER BY {source.order} LIMIT %s"
+    def _in_list(self, expression: str) -> str:
+        return f"{expression} = ANY(%s)"
+
+    def _list_param(self, values: Sequence[Any]) -> list[Any]:
+        return list(values)
+
+    def _document(self, row: Sequence[Any]) -> dict[str, Any]:
+        return dict(zip(DOCUMENT_COLUMNS, row, strict=True))
+
+    def _text_expression(self, terms: Sequence[Term]) -> str:
+        return tsquery_expression(terms)
+
+    def _text_condition(self, mode: Mode) -> str:
+        return f"d.tsv @@ to_tsquery('{TEXT_CONFIG}', %s)"
+
+    def _text_candidates(self, text: str, filtered: bool) -> Candidates:
+        return Candidates(
+            f"FROM documents AS d, to_tsquery('{TEXT_CONFIG}', %s) AS query",
+            "d.docno",
+            "ts_rank(d.tsv, query)",
+            "rank DESC, d.docno",
+            (text,),
         )
-        counts = (
-            "SELECT facet, value, count(*) AS count FROM ("
-            + _FACET_ROWS.format(scope="1 AS one", source="kept")
-            + ") AS rows GROUP BY facet, value"
+
+    def _vector_candidates(self, doc_ids: list[str]) -> Candidates:
+        return Candidates(
+            "FROM unnest(%s::text[]) WITH ORDINALITY AS w(doc_id, position) "
+            "JOIN documents AS d ON d.doc_id = w.doc_id",
+            "d.docno",
+            "-w.position",
+            "w.position",
+            (doc_ids,),
         )
+
+    def _list_filter(self, facet: str, folded: list[str]) -> tuple[str, list[Any]]:
+        return f"d.{_FOLDED[facet]} && %s::text[]", [folded]
+
+    def _keep(
+        self, connection: Connection, matches: Matches, limit: int, query: SearchQuery
+    ) -> Kept:
+        """One statement keeps the matches, counts their facets and reads the page."""
         statement = f"""
-            WITH kept AS MATERIALIZED ({kept}),
+            WITH kept AS MATERIALIZED ({matches.select(_KEPT_FACET_COLUMNS)} LIMIT %s),
             page AS (SELECT docno, rank FROM kept ORDER BY rank DESC, docno LIMIT %s OFFSET %s)
             SELECT (SELECT count(*) FROM kept),
                    (SELECT coalesce(json_agg(json_build_array(facet, value, count)), '[]')
-                    FROM ({_TOP_VALUES.format(counts=counts)}) AS top),
+                    FROM ({self._top_values(_KEPT_COUNTS)}) AS top),
                    (SELECT coalesce(json_agg(json_build_array(docno, rank)
                                              ORDER BY rank DESC, docno), '[]') FROM page)
         """
-        row = self._connection.execute(
-            statement,
-            (*params, *([stride] if stride > 1 else []), limit, query.page_size, _offset(query)),
+        row = connection.execute(
+            statement, (*matches.params, limit, query.page_size, offset(query))
         ).fetchone()
-        assert row is not None
-        kept_count, counts_rows, page = row
-        if total is None:
-            total = kept_count if kept_count < limit else self._count(count, params)
-        if not page_within(query, mode, kept_count, total):
-            page = self._connection.execute(
-                f"SELECT d.docno, {source.rank} AS rank {source.tables} WHERE {where} "
-                f"ORDER BY {source.order} LIMIT %s OFFSET %s",
-                (*params, query.page_size, _offset(query)),
-            ).fetchall()
-        documents = self._page_documents([docno for docno, _ in page], tsquery)
-        hits = [
-            search_hit(documents[docno][0], hit_score(mode, rank), documents[docno][1])
-            for docno, rank in page
-        ]
-        return search_page(
-            query, total=total, hits=hits, facet_counts=counts_rows, counted=kept_count
-        )
-
-    def _count(self, statement: str, params: Sequence[Any]) -> int:
-        found = self._connection.execute(statement, params).fetchone()
-        return int(found[0]) if found else 0
+        kept, counts, page = row
+        return Kept(int(kept), counts, lambda: page)
 
     def _page_documents(
-        self, docnos: list[int], tsquery: str
+        self, connection: Connection, docnos: list[int], text: str
     ) -> dict[int, tuple[dict[str, Any], str | None]]:
         """The page's documents with their highlighted description (or title) text."""
         headline = (
             f"ts_headline('{TEXT_CONFIG}', coalesce(nullif(d.description, ''), d.title, ''), "
             f"to_tsquery('{TEXT_CONFIG}', %s), %s)"
-            if tsquery
+            if text
             else "NULL::text"
         )
-        rows = self._connection.execute(
-            f"SELECT d.docno, {_COLUMNS}, {headline} FROM documents AS d WHERE d.docno = ANY(%s)",
-            (*((tsquery, _HEADLINE_OPTIONS) if tsquery else ()), docnos),
+        rows = connection.execute(
+            f"SELECT d.docno, {COLUMNS}, {headline} FROM documents AS d "
+            f"WHERE {self._in_list('d.docno')}",
+            (*((text, _HEADLINE_OPTIONS) if text else ()), docnos),
         ).fetchall()
-        return {row[0]: (_document(row[1:-1]), row[-1] or None) for row in rows}
-
-
-@dataclass(frozen=True)
-class _Source:
-    """Where a query's candidates come from: FROM clause, rank (higher first), the order
-    of rank then docno (as an index can give it), parameters."""
-
-    tables: str
-    rank: str
-    order: str
-    params: list[Any]
-
-
-def _source(mode: Mode, tsquery: str, doc_ids: list[str] | None) -> _Source:
-    """The candidates of ``mode``."""
-    if mode == "vector":
-        return _Source(
-            "FROM unnest(%s::text[]) WITH ORDINALITY AS w(doc_id, position) "
-            "JOIN documents AS d ON d.doc_id = w.doc_id",
-            "-w.position",
-            "w.position",
-            [list(dict.fromkeys(doc_ids or []))],
-        )
-    if mode == "text":
-        return _Source(
-            f"FROM documents AS d, to_tsquery('{TEXT_CONFIG}', %s) AS query",
-            "ts_rank(d.tsv, query)",
-            "rank DESC, d.docno",
-            [tsquery],
-        )
-    return _Source("FROM documents AS d", "-d.docno", "d.docno", [])
-
-
-def _conditions(query: SearchQuery, tsquery: str) -> tuple[list[str], list[Any]]:
-    """WHERE conditions for the query's text and filters, with their parameters."""
-    conditions = ["TRUE"]
-    params: list[Any] = []
-    if tsquery:
-        conditions.append(f"d.tsv @@ to_tsquery('{TEXT_CONFIG}', %s)")
-        params.append(tsquery)
-    scalar, values = scalar_conditions(query, "%s")
-    conditions += scalar
-    params += values
-    if query.kind:
-        conditions.append("d.kind = ANY(%s)")
-        params.append(query.kind)
-    for facet, column in _FOLDED.items():
-        values = getattr(query, facet)
-        if values:
-            conditions.append(f"d.{column} && %s::text[]")
-            params.append(fold(values))
-    return conditions, params
-
-
-def _document(row: Sequence[Any]) -> dict[str, Any]:
-    return dict(zip(DOCUMENT_COLUMNS, row, strict=True))
-
-
-def _offset(query: SearchQuery) -> int:
-    return (query.page - 1) * query.page_size
+        return {row[0]: (self._document(row[1:-1]), row[-1] or None) for row in rows}

@@ -73,7 +73,7 @@ class SearchPage(BaseModel):
     """One page of hits, the total match count, and facet counts over the matches.
 
     ``total`` is always exact. A broad query's facets count only part of its matches
-    (ops.index.text.FACET_MATCHES at most): a text or vector search its best-ranked ones,
+    (ops.index.search_engine.FACET_MATCHES at most): a text or vector search its best-ranked ones,
     a filtered listing (no rank) an even sample of the listing; counting hundreds of
     thousands of matches would take seconds. ``facets_exact`` says whether the facets
     cover every match, ``facets_counted`` how many they cover.
@@ -122,6 +122,10 @@ class SearchBackend(Protocol):
 
     def item_documents(self, item_id: str) -> list[dict[str, Any]]:
         """The item document first, then its segment documents by start time."""
+        ...
+
+    def facet_values(self, facet: str) -> list[str]:
+        """Every value ``facet`` takes in the index, sorted."""
         ...
 
     def close(self) -> None: ...

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from ops.errors import BrokenStateError
 from ops.index.build import SQLITE_FILE, index_store
 from ops.index.query import SearchBackend, SearchPage, SearchQuery, SimilarItem
 from ops.index.vectors import VectorIndex
@@ -33,12 +34,21 @@ class NoPublishedIndex(RuntimeError):
     """Nothing has been published yet, so there is nothing to query."""
 
 
-class DamagedIndex(RuntimeError):
+class DamagedIndex(BrokenStateError):
     """The index version's files no longer match its manifest (truncated or changed)."""
 
 
 class UnknownDocument(LookupError, ValueError):
     """A ``like=`` document id that the index version does not hold."""
+
+
+class UnknownFilterValue(ValueError):
+    """A label, genre or mood filter naming a value the index version does not hold."""
+
+
+CLOSED_FACETS = ("label", "genre", "mood")
+"""Facets whose values come from the models (a short list worth naming in a refusal);
+people and years are open, so an unknown one simply matches nothing."""
 
 
 class NoVector(ValueError):
@@ -87,12 +97,30 @@ class PublishedIndex:
         """Full-text or filter search, or with ``like`` the nearest documents to that one,
         each hit scored by its cosine similarity to it."""
         with _diagnosed(self._version):
+            self._refuse_unknown_values(query)
             similarity = self._neighbours(query.like, query) if query.like else None
             page = self._backend.search(query, None if similarity is None else list(similarity))
         if similarity is not None:
             hits = [hit.model_copy(update={"score": similarity[hit.doc_id]}) for hit in page.hits]
             page = page.model_copy(update={"hits": hits})
         return page.model_copy(update={"index_version": self.version})
+
+    def _refuse_unknown_values(self, query: SearchQuery) -> None:
+        """A typo in a closed filter (``label=kis``) would silently match nothing: refuse it,
+        naming the values this version holds."""
+        for facet in CLOSED_FACETS:
+            asked: list[str] = getattr(query, facet)
+            if not asked:
+                continue
+            known = self._backend.facet_values(facet)
+            folded = {value.casefold() for value in known}
+            unknown = [value for value in asked if value.casefold() not in folded]
+            if unknown:
+                held = ", ".join(known) if known else f"no {facet} values yet"
+                raise UnknownFilterValue(
+                    f"unknown {facet} {', '.join(map(repr, unknown))}: "
+                    f"index {self.version} holds {held}"
+                )
 
     def item(self, item_id: str) -> dict[str, Any] | None:
         """{"item": document, "segments": [scene documents by start], "shots": [shot

@@ -14,13 +14,12 @@ Layout of the file, built once and then only read:
   value) one index lookup.
 - ``facet_count`` / ``scope_total``: counts for the plain listings (all, item, segment).
 
-A query keeps at most FACET_MATCHES matches in a temporary table, for the page and the
-facet counts: a ranked query its best-ranked ones (SQLite's top-N sort over BM25), a
-filtered listing an even sample of the listing (see ops.index.text.listing_stride). The
-total is counted apart only when the table is full (FTS5 alone counts 10^5 matches in
-milliseconds), and a page outside the table is read afresh. Query text is reduced to
-quoted words (see ops.index.text.query_terms): the words are ANDed, and ``word*``
-matches words starting with ``word``.
+Queries are answered by the algorithm of ops.index.search_engine; this module is its
+SQLite dialect. The matches kept for the page and the facet counts go to a temporary
+table (a ranked query's best-ranked ones come from SQLite's top-N sort over BM25; text
+without filters reads FTS5 alone, which counts 10^5 matches in milliseconds). Query text
+is reduced to quoted words (see ops.index.text.query_terms): the words are ANDed, and
+``word*`` matches words starting with ``word``.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,37 +37,31 @@ import pandas as pd
 import pyarrow as pa
 
 from ops.atomic import atomic_path
-from ops.index.query import SearchPage, SearchQuery
+from ops.index.query import SearchQuery
 from ops.index.schema import DOCUMENT_COLUMNS
-from ops.index.text import (
-    FACET_COLUMNS,
+from ops.index.search_engine import (
+    COLUMNS,
     FACET_MATCHES,
-    LIST_COLUMNS,
-    LIST_FILTERS,
     SNIPPET_ELLIPSIS,
     SNIPPET_END,
     SNIPPET_START,
     SNIPPET_WORDS,
-    TEXT_COLUMNS,
-    TOP_FACET_VALUES,
+    Candidates,
+    Connection,
+    Kept,
+    Matches,
     Mode,
-    Term,
-    document_table,
-    empty_page,
-    facet_limit,
-    facet_values,
-    fold,
-    hit_score,
-    listing_scope,
-    listing_stride,
-    page_within,
-    query_terms,
-    scalar_conditions,
-    search_hit,
-    search_mode,
-    search_page,
-    word_parts,
+    SqlSearchEngine,
+    offset,
 )
+from ops.index.stored_documents import (
+    FACET_COLUMNS,
+    LIST_COLUMNS,
+    TEXT_COLUMNS,
+    document_table,
+    facet_values,
+)
+from ops.index.text import Term, word_parts
 
 BM25_WEIGHTS = (10.0, 2.0, 4.0, 4.0, 4.0, 4.0)
 """title, description, tags, people, labels, word parts (the order of the fts columns)."""
@@ -162,20 +154,20 @@ INSERT INTO scope_total (scope, total) SELECT 'all', count(*) FROM documents;
 INSERT INTO scope_total (scope, total) SELECT level, count(*) FROM documents GROUP BY level;
 """
 
-_TOP_VALUES = f"""
-SELECT facet, value, count FROM (
-    SELECT v.facet, v.value, c.count,
-           row_number() OVER (PARTITION BY v.facet ORDER BY c.count DESC, v.value) AS place
-    FROM ({{counts}}) AS c JOIN facet_value AS v ON v.id = c.value_id
-) WHERE place <= {TOP_FACET_VALUES}
-"""
-
+_NAMED_COUNTS = (
+    "SELECT v.facet, v.value, c.count FROM ({counts}) AS c "
+    "JOIN facet_value AS v ON v.id = c.value_id"
+)
+"""Facet counts by value id (``counts``: value_id, count) with the facet and value named."""
+_KEPT_COUNTS = _NAMED_COUNTS.format(
+    counts="SELECT f.value_id, count(*) AS count FROM temp.matches AS m "
+    "CROSS JOIN document_facet AS f ON f.docno = m.docno GROUP BY f.value_id"
+)
 _SNIPPET = (
     "CASE WHEN coalesce(d.description, '') != '' "
     "THEN snippet(fts, 1, ?, ?, ?, ?) ELSE snippet(fts, 0, ?, ?, ?, ?) END"
 )
 _SNIPPET_ARGS = (SNIPPET_START, SNIPPET_END, SNIPPET_ELLIPSIS, SNIPPET_WORDS) * 2
-_COLUMNS = ", ".join(f"d.{name}" for name in DOCUMENT_COLUMNS)
 
 
 def fts_expression(terms: Sequence[Term]) -> str:
@@ -183,12 +175,19 @@ def fts_expression(terms: Sequence[Term]) -> str:
     return " ".join(f'"{term.text}"' + ("*" if term.prefix else "") for term in terms)
 
 
-class SqliteSearchBackend:
+class SqliteSearchBackend(SqlSearchEngine):
     """A read-only search index file; safe to share between threads (one connection each)."""
 
+    placeholder = "?"
+    modulo = "%"
+    collation = "COLLATE BINARY"
+    scope_counts = _NAMED_COUNTS.format(
+        counts="SELECT value_id, count FROM facet_count WHERE scope = ?"
+    )
+
     def __init__(self, path: Path, facet_matches: int = FACET_MATCHES) -> None:
+        super().__init__(facet_matches)
         self._path = path
-        self._facet_matches = facet_limit(facet_matches)
         self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -220,33 +219,6 @@ class SqliteSearchBackend:
         with backend._connection() as connection:
             connection.execute("SELECT 1 FROM scope_total").fetchall()
         return backend
-
-    def search(self, query: SearchQuery, doc_ids: list[str] | None = None) -> SearchPage:
-        mode = search_mode(query, doc_ids)
-        with self._connection() as connection:
-            scope = listing_scope(query, doc_ids)
-            if scope is not None:
-                return _listing_page(connection, query, scope)
-            return _search_page(connection, query, doc_ids, mode, self._facet_matches)
-
-    def documents(self, doc_ids: list[str]) -> list[dict[str, Any]]:
-        with self._connection() as connection:
-            rows = connection.execute(
-                f"SELECT {_COLUMNS} FROM documents AS d "
-                "WHERE d.doc_id IN (SELECT value FROM json_each(?))",
-                (json.dumps(doc_ids),),
-            ).fetchall()
-        found = {document["doc_id"]: document for document in map(_document, rows)}
-        return [found[doc_id] for doc_id in doc_ids if doc_id in found]
-
-    def item_documents(self, item_id: str) -> list[dict[str, Any]]:
-        with self._connection() as connection:
-            rows = connection.execute(
-                f"SELECT {_COLUMNS} FROM documents AS d WHERE d.item_id = ? "
-                "ORDER BY d.level != 'item', d.start_s, d.docno",
-                (item_id,),
-            ).fetchall()
-        return [_document(row) for row in rows]
 
     def close(self) -> None:
         with self._lock:
@@ -285,6 +257,80 @@ class SqliteSearchBackend:
             self._all.append(connection)
             return connection
 
+    def _in_list(self, expression: str) -> str:
+        return f"{expression} IN (SELECT value FROM json_each(?))"
+
+    def _list_param(self, values: Sequence[Any]) -> str:
+        return json.dumps(list(values))
+
+    def _document(self, row: Sequence[Any]) -> dict[str, Any]:
+        document = dict(zip(DOCUMENT_COLUMNS, row, strict=True))
+        for name in LIST_COLUMNS:
+            if document[name] is not None:
+                document[name] = json.loads(document[name])
+        return document
+
+    def _text_expression(self, terms: Sequence[Term]) -> str:
+        return fts_expression(terms)
+
+    def _text_condition(self, mode: Mode) -> str:
+        if mode == "text":
+            return "fts MATCH ?"
+        return "d.docno IN (SELECT rowid FROM fts WHERE fts MATCH ?)"
+
+    def _text_candidates(self, text: str, filtered: bool) -> Candidates:
+        """FTS5 ranked by BM25; without filters FTS5 alone (no document rows read)."""
+        weights = ", ".join(str(weight) for weight in BM25_WEIGHTS)
+        tables = "FROM fts JOIN documents AS d ON d.docno = fts.rowid" if filtered else "FROM fts"
+        # bm25() is ordered by its result column only; ties by rowid.
+        return Candidates(tables, "fts.rowid", f"-bm25(fts, {weights})", "2 DESC, 1")
+
+    def _vector_candidates(self, doc_ids: list[str]) -> Candidates:
+        return Candidates(
+            "FROM json_each(?) AS w JOIN documents AS d ON d.doc_id = w.value",
+            "d.docno",
+            "-(w.key + 1)",
+            "w.key",
+            (json.dumps(doc_ids),),
+        )
+
+    def _list_filter(self, facet: str, folded: list[str]) -> tuple[str, list[Any]]:
+        condition = (
+            "d.docno IN (SELECT f.docno FROM document_facet AS f WHERE f.value_id IN "
+            "(SELECT id FROM facet_value WHERE facet = ? "
+            "AND folded IN (SELECT value FROM json_each(?))))"
+        )
+        return condition, [facet, json.dumps(folded)]
+
+    def _keep(
+        self, connection: Connection, matches: Matches, limit: int, query: SearchQuery
+    ) -> Kept:
+        """Fill temp.matches; the page is read from it only when the engine asks."""
+        connection.execute("DELETE FROM temp.matches")
+        kept = connection.execute(
+            f"INSERT INTO temp.matches (docno, rank) {matches.select()} LIMIT ?",
+            (*matches.params, limit),
+        ).rowcount
+        counts = connection.execute(self._top_values(_KEPT_COUNTS)).fetchall()
+
+        def read_page() -> list[Any]:
+            return connection.execute(
+                "SELECT docno, rank FROM temp.matches ORDER BY rank DESC, docno LIMIT ? OFFSET ?",
+                (query.page_size, offset(query)),
+            ).fetchall()
+
+        return Kept(kept, counts, read_page)
+
+    def _page_documents(
+        self, connection: Connection, docnos: list[int], text: str
+    ) -> dict[int, tuple[dict[str, Any], str | None]]:
+        rows = connection.execute(
+            f"SELECT d.docno, {COLUMNS} FROM documents AS d WHERE {self._in_list('d.docno')}",
+            (self._list_param(docnos),),
+        ).fetchall()
+        snippets = _snippets(connection, text, docnos) if text else {}
+        return {row[0]: (self._document(row[1:]), snippets.get(row[0])) for row in rows}
+
 
 def _insert_documents(connection: sqlite3.Connection, table: pa.Table) -> None:
     columns = {name: table.column(name).to_pylist() for name in DOCUMENT_COLUMNS}
@@ -322,167 +368,7 @@ def _insert_documents(connection: sqlite3.Connection, table: pa.Table) -> None:
     )
 
 
-def _listing_page(connection: sqlite3.Connection, query: SearchQuery, scope: str) -> SearchPage:
-    """A plain listing (of one level or all): totals and facets computed at build time."""
-    (total,) = connection.execute(
-        "SELECT total FROM scope_total WHERE scope = ?", (scope,)
-    ).fetchone() or (0,)
-    level = "" if scope == "all" else "WHERE d.level = ?"
-    rows = connection.execute(
-        f"SELECT {_COLUMNS} FROM documents AS d {level} ORDER BY d.docno LIMIT ? OFFSET ?",
-        (*([] if scope == "all" else [scope]), query.page_size, _offset(query)),
-    ).fetchall()
-    counts = connection.execute(
-        _TOP_VALUES.format(counts="SELECT value_id, count FROM facet_count WHERE scope = ?"),
-        (scope,),
-    ).fetchall()
-    hits = [search_hit(_document(row), 0.0, None) for row in rows]
-    return search_page(query, total=total, hits=hits, facet_counts=counts, counted=total)
-
-
-def _search_page(
-    connection: sqlite3.Connection,
-    query: SearchQuery,
-    doc_ids: list[str] | None,
-    mode: Mode,
-    limit: int,
-) -> SearchPage:
-    terms = query_terms(query.q)
-    if query.q.strip() and not terms:
-        return empty_page(query)
-    match = fts_expression(terms)
-    filters, filter_params = _filters(query)
-    conditions = [*_text_conditions(mode, match), *filters] or ["1"]
-    source = _source(mode, doc_ids, filtered=bool(filters))
-    where = " AND ".join(conditions)
-    matches = (
-        f"SELECT {source.docno}, {source.rank} {source.tables} WHERE {where} "
-        f"ORDER BY {source.order}"
-    )
-    params = (*source.params, *([match] if match else []), *filter_params)
-    kept, total = _keep_matches(connection, mode, source, where, params, limit)
-    if page_within(query, mode, kept, total):
-        page_rows = "SELECT docno, rank FROM temp.matches ORDER BY rank DESC, docno"
-        page_params: tuple[Any, ...] = ()
-    else:
-        page_rows, page_params = matches, params
-    page = connection.execute(
-        f"{page_rows} LIMIT ? OFFSET ?", (*page_params, query.page_size, _offset(query))
-    ).fetchall()
-    counts = connection.execute(
-        _TOP_VALUES.format(
-            counts="SELECT f.value_id, count(*) AS count FROM temp.matches AS m "
-            "CROSS JOIN document_facet AS f ON f.docno = m.docno GROUP BY f.value_id"
-        )
-    ).fetchall()
-    documents = _page_documents(connection, [docno for docno, _ in page])
-    snippets = _snippets(connection, match, [docno for docno, _ in page]) if terms else {}
-    hits = [
-        search_hit(documents[docno], hit_score(mode, rank), snippets.get(docno))
-        for docno, rank in page
-    ]
-    return search_page(query, total=total, hits=hits, facet_counts=counts, counted=kept)
-
-
-def _keep_matches(
-    connection: sqlite3.Connection,
-    mode: Mode,
-    source: _Source,
-    where: str,
-    params: Sequence[Any],
-    limit: int,
-) -> tuple[int, int]:
-    """Fill temp.matches with at most ``limit`` matches (the best-ranked, or an even sample
-    of a listing); return how many it holds and the total match count."""
-    count = f"SELECT count(*) {source.tables} WHERE {where}"
-    total: int | None = None
-    stride = 1
-    if mode == "listing":
-        (total,) = connection.execute(count, params).fetchone()
-        stride = listing_stride(total, limit)
-    sample = " AND d.docno % ? = 0" if stride > 1 else ""
-    connection.execute("DELETE FROM temp.matches")
-    kept: int = connection.execute(
-        f"INSERT INTO temp.matches (docno, rank) SELECT {source.docno}, {source.rank} "
-        f"{source.tables} WHERE {where}{sample} ORDER BY {source.order} LIMIT ?",
-        (*params, *([stride] if stride > 1 else []), limit),
-    ).rowcount
-    if total is None:
-        total = kept if kept < limit else connection.execute(count, params).fetchone()[0]
-    return kept, total
-
-
-@dataclass(frozen=True)
-class _Source:
-    """Where a query's candidates come from: FROM clause, their docno and rank (higher
-    first), ORDER BY for rank then docno (as the rowid or position where one gives that
-    order, so a top-N read can stop early; bm25 only by its result column), parameters."""
-
-    tables: str
-    docno: str
-    rank: str
-    order: str
-    params: list[Any]
-
-
-def _source(mode: Mode, doc_ids: list[str] | None, filtered: bool) -> _Source:
-    """The candidates of ``mode``; text without filters reads FTS5 alone (no document rows)."""
-    if mode == "vector":
-        ranked = json.dumps(list(dict.fromkeys(doc_ids or [])))
-        return _Source(
-            "FROM json_each(?) AS w JOIN documents AS d ON d.doc_id = w.value",
-            "d.docno",
-            "-(w.key + 1)",
-            "w.key",
-            [ranked],
-        )
-    if mode == "text":
-        weights = ", ".join(str(weight) for weight in BM25_WEIGHTS)
-        tables = "FROM fts JOIN documents AS d ON d.docno = fts.rowid" if filtered else "FROM fts"
-        return _Source(tables, "fts.rowid", f"-bm25(fts, {weights})", "2 DESC, 1", [])
-    return _Source("FROM documents AS d", "d.docno", "-d.docno", "d.docno", [])
-
-
-def _text_conditions(mode: Mode, match: str) -> list[str]:
-    """The text condition (one parameter: the MATCH expression), if the query has text.
-
-    In vector mode a text query narrows the caller's list without ranking it.
-    """
-    if not match:
-        return []
-    return [
-        "fts MATCH ?" if mode == "text" else "d.docno IN (SELECT rowid FROM fts WHERE fts MATCH ?)"
-    ]
-
-
-def _filters(query: SearchQuery) -> tuple[list[str], list[Any]]:
-    """WHERE conditions on ``d`` (the documents) for the query's filters, with parameters."""
-    conditions, params = scalar_conditions(query, "?")
-    if query.kind:
-        conditions.append("d.kind IN (SELECT value FROM json_each(?))")
-        params.append(json.dumps(query.kind))
-    for facet in LIST_FILTERS:
-        values = getattr(query, facet)
-        if values:
-            conditions.append(
-                "d.docno IN (SELECT f.docno FROM document_facet AS f WHERE f.value_id IN "
-                "(SELECT id FROM facet_value WHERE facet = ? "
-                "AND folded IN (SELECT value FROM json_each(?))))"
-            )
-            params.extend([facet, json.dumps(fold(values))])
-    return conditions, params
-
-
-def _page_documents(connection: sqlite3.Connection, docnos: list[int]) -> dict[int, dict[str, Any]]:
-    rows = connection.execute(
-        f"SELECT d.docno, {_COLUMNS} FROM documents AS d "
-        "WHERE d.docno IN (SELECT value FROM json_each(?))",
-        (json.dumps(docnos),),
-    ).fetchall()
-    return {row[0]: _document(row[1:]) for row in rows}
-
-
-def _snippets(connection: sqlite3.Connection, match: str, docnos: list[int]) -> dict[int, str]:
+def _snippets(connection: Connection, match: str, docnos: list[int]) -> dict[int, str]:
     """Highlighted description (or title) text of the page's hits."""
     rows = connection.execute(
         f"SELECT w.value, {_SNIPPET} FROM json_each(?) AS w "
@@ -491,15 +377,3 @@ def _snippets(connection: sqlite3.Connection, match: str, docnos: list[int]) -> 
         (*_SNIPPET_ARGS, json.dumps(docnos), match),
     ).fetchall()
     return {docno: snippet for docno, snippet in rows if snippet}
-
-
-def _document(row: Sequence[Any]) -> dict[str, Any]:
-    document = dict(zip(DOCUMENT_COLUMNS, row, strict=True))
-    for name in LIST_COLUMNS:
-        if document[name] is not None:
-            document[name] = json.loads(document[name])
-    return document
-
-
-def _offset(query: SearchQuery) -> int:
-    return (query.page - 1) * query.page_size

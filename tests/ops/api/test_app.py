@@ -623,3 +623,11 @@ def test_a_missing_pointer_is_reported_by_health_and_search(
     search = client.get("/search", params={"q": "kiss"})
     assert (search.status_code, search.json()) == (503, {"detail": problem})
     assert client.post("/admin/index/publish/v000002", headers=AUTH).status_code == 200
+
+
+def test_an_unknown_label_is_a_400_naming_the_labels_the_index_holds(client: TestClient) -> None:
+    response = client.get("/search", params={"label": "kis"})
+
+    assert response.status_code == 400
+    assert "unknown label 'kis'" in response.json()["detail"]
+    assert "kiss" in response.json()["detail"]

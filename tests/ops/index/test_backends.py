@@ -17,8 +17,8 @@ import pytest
 from ops.index.postgres_backend import PostgresSearchBackend, drop, validate_schema_name
 from ops.index.query import FACETS, SearchBackend, SearchQuery
 from ops.index.schema import DOCUMENT_SCHEMA
+from ops.index.search_engine import FACET_MATCHES
 from ops.index.sqlite_backend import SqliteSearchBackend
-from ops.index.text import FACET_MATCHES
 
 POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ import pandas as pd
 import psycopg
 import pyarrow as pa
 import pytest
+from pydantic import ValidationError
 
 import ops.index.build as index_build
 from ops.catalog.schema import ITEM_SCHEMA
@@ -256,3 +258,23 @@ def test_pruning_drops_the_schema_of_a_build_killed_outright(
     assert postgres_schema_name(killed) in schemas(postgres_dsn)
     prune_indexes(settings)
     assert schemas(postgres_dsn) == [postgres_schema_name(live), postgres_schema_name(newest)]
+
+
+def test_recommendation_settings_reach_the_build(
+    home: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CINESCOPE_RECOMMEND__MIN_SCORE", "0.2")
+    monkeypatch.setenv("CINESCOPE_RECOMMEND__ALS__FACTORS", "12")
+    settings = Settings()
+    write_world(settings, {"a": "Harbour", "b": "Desert"})
+    version = build_index_version(settings)
+    params = json.loads((version.path / "recommend.json").read_text())["params"]
+    assert params["min_score"] == 0.2
+    assert params["als"]["factors"] == 12
+    assert params["cf_weight"] == 0.5  # the rest keep their defaults
+
+
+def test_a_bad_recommendation_setting_names_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CINESCOPE_RECOMMEND__CF_WEIGHT", "1.5")
+    with pytest.raises(ValidationError, match=r"recommend\.cf_weight\n.*less than or equal to 1"):
+        Settings()

@@ -20,6 +20,7 @@ from ops.index.reader import (
     NoVector,
     PublishedIndex,
     UnknownDocument,
+    UnknownFilterValue,
 )
 from ops.index.vectors import VectorIndex
 from ops.predictions.schema import EMBEDDING_SCHEMA, PREDICTION_SCHEMA
@@ -259,3 +260,13 @@ def test_a_version_built_before_scoped_lists_serves_its_one_list_for_both() -> N
     similar = _Similar(legacy)
     for scope in ("kind", "any"):
         assert [row["similar_item_id"] for row in similar.of("a", scope)] == ["b", "c"]
+
+
+def test_an_unknown_label_or_genre_is_refused_naming_what_the_index_holds(
+    reader: PublishedIndex,
+) -> None:
+    with pytest.raises(UnknownFilterValue, match=r"unknown label 'kis': index v\d+ holds kiss"):
+        reader.search(SearchQuery(label=["kis"]))
+    with pytest.raises(UnknownFilterValue, match=r"unknown genre 'jazz'.* holds no genre values"):
+        reader.search(SearchQuery(genre=["jazz"]))
+    assert reader.search(SearchQuery(label=["KISS"], level="segment")).total > 0  # any case

@@ -1,0 +1,96 @@
+"""What both search backends store: the documents, checked and in listing order, and the
+facet values each document is counted under.
+
+Written once so the SQLite and PostgreSQL indexes of the same documents hold the same rows
+at the same listing positions (``docno``) and count the same facet values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ops.index.query import FACETS
+from ops.index.schema import DOCUMENT_COLUMNS, DOCUMENT_SCHEMA, LEVELS
+
+LIST_COLUMNS = ("tags", "people", "labels", "genres", "moods")
+FACET_COLUMNS: dict[str, str] = {
+    "kind": "kind",
+    "year": "year",
+    "label": "labels",
+    "genre": "genres",
+    "mood": "moods",
+    "person": "people",
+}
+"""Each facet of ops.index.query.FACETS and the document column holding its values."""
+
+LIST_FILTERS = ("label", "genre", "mood", "person")
+"""Facets filtered through a multi-valued column (SearchQuery attribute == facet name).
+Their values match whatever the case (see ops.index.text.fold)."""
+
+TEXT_COLUMNS = ("title", "description", "tags", "people", "labels")
+"""The document columns searched as text."""
+
+
+def document_table(documents: pd.DataFrame) -> pa.Table:
+    """Validate documents against DOCUMENT_SCHEMA and sort them into the listing order.
+
+    The listing order (item documents first, then by title, item, start time, id) is
+    the row order of the index, so an unranked listing pages through it directly. List
+    values are kept once each, in first-seen order; null list elements are refused.
+    """
+    missing = [name for name in DOCUMENT_COLUMNS if name not in documents.columns]
+    if missing:
+        raise ValueError(f"search documents lack the column(s) {missing} of DOCUMENT_SCHEMA")
+    try:
+        table = pa.Table.from_pandas(
+            documents[list(DOCUMENT_COLUMNS)], schema=DOCUMENT_SCHEMA, preserve_index=False
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as error:
+        raise ValueError(f"search documents do not fit DOCUMENT_SCHEMA: {error}") from error
+    _check_documents(table)
+    for name in LIST_COLUMNS:
+        column = table.column(name)
+        unique = pa.array(
+            [None if vals is None else list(dict.fromkeys(vals)) for vals in column.to_pylist()],
+            type=column.type,
+        )
+        table = table.set_column(table.schema.get_field_index(name), name, unique)
+    order = pc.sort_indices(
+        table.append_column("is_segment", pc.not_equal(table.column("level"), "item")),
+        sort_keys=[
+            (name, "ascending", "at_end")
+            for name in ("is_segment", "title", "item_id", "start_s", "doc_id")
+        ],
+    )
+    return table.take(order)
+
+
+def _check_documents(table: pa.Table) -> None:
+    bad_levels = set(pc.unique(table.column("level")).to_pylist()) - set(LEVELS)
+    if bad_levels:
+        raise ValueError(f"search documents: level(s) {sorted(bad_levels)} not in {LEVELS}")
+    counts = pc.value_counts(table.column("doc_id"))
+    repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
+    if len(repeated):
+        raise ValueError(f"search documents: doc_id not unique, e.g. {repeated[:5].to_pylist()}")
+    for name in LIST_COLUMNS:
+        if pc.list_flatten(table.column(name)).null_count:
+            raise ValueError(f"search documents: {name} holds null values")
+
+
+def facet_values(document: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """The (facet, value) pairs a document is counted under, each once."""
+    for facet in FACETS:
+        column = FACET_COLUMNS[facet]
+        value = document[column]
+        if value is None:
+            continue
+        if column in LIST_COLUMNS:
+            yield from ((facet, item) for item in value)
+        else:
+            yield facet, str(value)
