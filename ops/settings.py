@@ -12,13 +12,18 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ops.recommend.params import RecommendParams
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
-    """Platform settings; every field can be set as ``CINESCOPE_<NAME>``."""
+    """Platform settings; every field can be set as ``CINESCOPE_<NAME>``, and a nested one
+    as ``CINESCOPE_<NAME>__<FIELD>`` (e.g. ``CINESCOPE_RECOMMEND__CF_WEIGHT``)."""
 
-    model_config = SettingsConfigDict(env_prefix="CINESCOPE_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="CINESCOPE_", env_nested_delimiter="__", frozen=True, extra="ignore"
+    )
 
     home: Path = Field(default=Path("var"), description="data root for every embedded store")
     sources_file: Path = Field(
@@ -99,6 +104,9 @@ class Settings(BaseSettings):
     )
     interactions_file: Path | None = Field(
         default=None, description="CSV of (user, item, event, time) for collaborative filtering"
+    )
+    recommend: RecommendParams = Field(
+        default=RecommendParams(), description="how the recommendation table is built"
     )
     api_token: str | None = Field(
         default=None, description="bearer token for write/admin API calls; default: generated"

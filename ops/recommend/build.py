@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,21 +28,11 @@ from scipy import sparse
 from threadpoolctl import threadpool_limits
 
 from ops.atomic import atomic_open, write_table
-from ops.recommend.collaborative import (
-    AlsParams,
-    evaluate_time_split,
-    fit_als,
-    interaction_matrix,
-)
-from ops.recommend.content import (
-    METADATA_COLUMNS,
-    FusedVectors,
-    FusionParams,
-    as_list,
-    fuse_item_vectors,
-)
+from ops.recommend.collaborative import evaluate_time_split, fit_als, interaction_matrix
+from ops.recommend.content import METADATA_COLUMNS, FusedVectors, as_list, fuse_item_vectors
 from ops.recommend.interactions import read_interactions
-from ops.recommend.mmr import DEFAULT_LAMBDA, mmr_rerank
+from ops.recommend.mmr import mmr_rerank
+from ops.recommend.params import RecommendParams
 
 log = logging.getLogger(__name__)
 
@@ -67,36 +57,6 @@ _VERBS = {"video": "watched", "audio": "listened to", "image": "viewed"}
 _REASON_NAMES = 3
 _REASON_TITLE_CHARS = 60
 _QUERY_BLOCK = 1024  # items whose neighbours one FAISS call finds
-
-
-@dataclass(frozen=True)
-class RecommendParams:
-    """Recommendation settings.
-
-    Defaults: ``mmr_lambda=0.7``; ``candidate_factor=4`` (MMR chooses k of the best 4k);
-    ``duplicate_cosine=0.999``; ``min_score=0.05`` (a candidate scoring under it shares
-    next to nothing with the item and is left out); ``cf_weight=0.5`` (w of the blend);
-    ``min_item_interactions=5`` (events an item needs before its collaborative vector is
-    trusted); ``test_fraction=0.2`` (the latest fifth of the interactions is the test set);
-    ``fusion`` and ``als`` as in :class:`FusionParams` and :class:`AlsParams`.
-    """
-
-    fusion: FusionParams = field(default_factory=FusionParams)
-    als: AlsParams = field(default_factory=AlsParams)
-    mmr_lambda: float = DEFAULT_LAMBDA
-    candidate_factor: int = 4
-    duplicate_cosine: float = 0.999
-    min_score: float = 0.05
-    cf_weight: float = 0.5
-    min_item_interactions: int = 5
-    test_fraction: float = 0.2
-
-    def __post_init__(self) -> None:
-        if self.candidate_factor < 1:
-            raise ValueError("candidate_factor must be at least 1")
-        for name in ("cf_weight", "mmr_lambda", "duplicate_cosine", "min_score"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be within [0, 1], got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -204,7 +164,7 @@ def build_recommendations(
         "items": summary.items,
         "rows": summary.rows,
         "items_with_content": summary.items_with_content,
-        "params": asdict(params),
+        "params": params.model_dump(),
         "interactions": interactions_report,
     }
     with atomic_open(metrics_path) as handle:

@@ -20,28 +20,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from ops.index.vectors import unit_rows
+from ops.recommend.params import AlsParams
+
 _USERS_PER_BLOCK = 1024  # users scored together in the evaluation (memory: users x items)
-
-
-@dataclass(frozen=True)
-class AlsParams:
-    """ALS settings.
-
-    Defaults: ``factors=32``, ``regularization=0.1`` (λ), ``alpha=40.0`` (the confidence
-    slope of Hu et al.), ``iterations=15`` (a sweep over users then items), ``seed=0``.
-    """
-
-    factors: int = 32
-    regularization: float = 0.1
-    alpha: float = 40.0
-    iterations: int = 15
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.factors < 1 or self.iterations < 1:
-            raise ValueError("factors and iterations must be at least 1")
-        if self.regularization <= 0 or self.alpha <= 0:
-            raise ValueError("regularization and alpha must be positive")
 
 
 @dataclass(frozen=True)
@@ -66,15 +48,9 @@ class ImplicitModel:
         """Item factors scaled to unit length: inner products are item-item cosines.
 
         Items nobody interacted with get a zero row (no collaborative similarity)."""
-        norms = np.linalg.norm(self.item_factors, axis=1, keepdims=True)
-        unit = np.divide(
-            self.item_factors,
-            norms,
-            out=np.zeros_like(self.item_factors),
-            where=norms > 0,
-        )
+        unit = unit_rows(self.item_factors)
         unit[self.item_interactions == 0] = 0.0
-        return unit.astype(np.float32)
+        return unit
 
 
 def interaction_matrix(

@@ -22,31 +22,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ops.index.vectors import unit_rows
+from ops.recommend.params import FusionParams
+
 log = logging.getLogger(__name__)
 
 METADATA_COLUMNS = ("item_id", "kind", "title", "description", "year", "tags", "people")
 _WORD = re.compile(r"[^\W\d_]{2,}")
-
-
-@dataclass(frozen=True)
-class FusionParams:
-    """How item vectors are fused.
-
-    Defaults: ``content_weight=0.6``, ``metadata_weight=0.4`` (what the model sees counts a
-    little more than what the page says), ``metadata_dim=256`` (LSA dimensions once the
-    vocabulary and the catalog both exceed it), ``seed=0`` (the SVD's randomness).
-    """
-
-    content_weight: float = 0.6
-    metadata_weight: float = 0.4
-    metadata_dim: int = 256
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.content_weight < 0 or self.metadata_weight <= 0:
-            raise ValueError("content_weight must be >= 0 and metadata_weight > 0")
-        if self.metadata_dim < 2:
-            raise ValueError("metadata_dim must be at least 2")
 
 
 @dataclass(frozen=True)
@@ -78,7 +60,7 @@ def fuse_item_vectors(
     content_part = np.sqrt(params.content_weight) * content
     metadata_scale = np.where(has_content, np.sqrt(params.metadata_weight), 1.0)
     fused = np.hstack([content_part, metadata * metadata_scale[:, None]]).astype(np.float32)
-    return FusedVectors(item_ids=item_ids, matrix=_unit_rows(fused), has_content=has_content)
+    return FusedVectors(item_ids=item_ids, matrix=unit_rows(fused), has_content=has_content)
 
 
 def metadata_vectors(catalog: pd.DataFrame, params: FusionParams | None = None) -> np.ndarray:
@@ -98,7 +80,7 @@ def metadata_vectors(catalog: pd.DataFrame, params: FusionParams | None = None) 
         dense = svd.fit_transform(tfidf)
     else:
         dense = tfidf.toarray()
-    return _unit_rows(dense.astype(np.float32))
+    return unit_rows(dense.astype(np.float32))
 
 
 def metadata_tokens(row: Mapping[str, Any]) -> list[str]:
@@ -161,11 +143,6 @@ def _content_matrix(
             ", ".join(unusable[:10]) + (" ..." if len(unusable) > 10 else ""),
         )
     return content, has_content
-
-
-def _unit_rows(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 
 
 def _present(value: object) -> bool:

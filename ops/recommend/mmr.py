@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-DEFAULT_LAMBDA = 0.7
-"""Default trade-off: mostly relevance, with enough diversity to break up clusters."""
+from ops.recommend.params import DEFAULT_LAMBDA
 
 
 def mmr_rerank(

@@ -3,7 +3,8 @@
 Segment level is what the network is trained on (every 1-s segment, sigmoid >= 0.5);
 scene level is what a user sees (the Segmentor's joined scenes matched against the
 annotated ones at IoU >= 0.5). Both are reported per label and micro-averaged, with
-average precision as PR-AUC. Metrics are plain numpy: scikit-learn is not a dependency.
+average precision as PR-AUC. Segment metrics come from scikit-learn; scene matching has no
+library equivalent and lives in :mod:`ops.scene.segmentor`.
 """
 
 from __future__ import annotations
@@ -16,19 +17,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import torch
+from sklearn import metrics as sklearn_metrics
 from torch.utils.data import DataLoader, Dataset
 
 from models.scene import SceneClassifier
 from ops.atomic import atomic_path
 from ops.scene.params import TrainParams
-from ops.scene.segmentor import (
-    MatchCounts,
-    Segmentor,
-    f1_of,
-    match_scenes,
-    precision_of,
-    recall_of,
-)
+from ops.scene.segmentor import MatchCounts, Segmentor, match_scenes
 
 if TYPE_CHECKING:
     from ops.scene.prepare import PreparedDataset
@@ -44,7 +39,11 @@ Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 @dataclass(frozen=True)
 class Confusion:
-    """Segment counts at the 0.5 threshold; ``matrix`` is ``[[tn, fp], [fn, tp]]``."""
+    """Segment counts at the 0.5 threshold; ``matrix`` is ``[[tn, fp], [fn, tp]]``.
+
+    Precision, recall and F1 do not depend on ``tn``: they are those of the same counts
+    as scene matches, so segment and scene metrics share one definition.
+    """
 
     tn: int
     fp: int
@@ -52,16 +51,20 @@ class Confusion:
     tp: int
 
     @property
+    def matches(self) -> MatchCounts:
+        return MatchCounts(tp=self.tp, fp=self.fp, fn=self.fn)
+
+    @property
     def precision(self) -> float:
-        return precision_of(self.tp, self.fp)
+        return self.matches.precision
 
     @property
     def recall(self) -> float:
-        return recall_of(self.tp, self.fn)
+        return self.matches.recall
 
     @property
     def f1(self) -> float:
-        return f1_of(self.tp, self.fp, self.fn)
+        return self.matches.f1
 
     @property
     def matrix(self) -> list[list[int]]:
@@ -171,12 +174,10 @@ def confusion_counts(predicted: np.ndarray, truth: np.ndarray) -> Confusion:
     predicted, truth = np.asarray(predicted, dtype=bool), np.asarray(truth, dtype=bool)
     if predicted.shape != truth.shape:
         raise ValueError(f"predictions {predicted.shape} and truth {truth.shape} differ in shape")
-    return Confusion(
-        tn=int(np.sum(~predicted & ~truth)),
-        fp=int(np.sum(predicted & ~truth)),
-        fn=int(np.sum(~predicted & truth)),
-        tp=int(np.sum(predicted & truth)),
-    )
+    tn, fp, fn, tp = sklearn_metrics.confusion_matrix(
+        truth.ravel(), predicted.ravel(), labels=[False, True]
+    ).ravel()
+    return Confusion(tn=int(tn), fp=int(fp), fn=int(fn), tp=int(tp))
 
 
 def segment_f1(probabilities: np.ndarray, targets: np.ndarray) -> float:
@@ -187,25 +188,38 @@ def segment_f1(probabilities: np.ndarray, targets: np.ndarray) -> float:
 def precision_recall_curve(scores: np.ndarray, truth: np.ndarray) -> PRCurve:
     """Precision/recall when thresholding at each distinct score (ties move together).
 
-    Empty when there are no positives, since recall is undefined then.
+    scikit-learn's curve, highest threshold first and without its closing (recall 0,
+    precision 1) point, which has no threshold. Empty when there are no positives, since
+    recall is undefined then.
     """
-    scores, truth = np.ravel(scores).astype(np.float64), np.ravel(truth).astype(bool)
+    scores, truth = _flat_pair(scores, truth)
+    if not truth.any():
+        return PRCurve((), (), ())
+    precision, recall, thresholds = sklearn_metrics.precision_recall_curve(
+        truth, scores, drop_intermediate=False
+    )
+    return PRCurve(
+        precision=tuple(precision[-2::-1].tolist()),
+        recall=tuple(recall[-2::-1].tolist()),
+        thresholds=tuple(thresholds[::-1].tolist()),
+    )
+
+
+def average_precision(scores: np.ndarray, truth: np.ndarray) -> float:
+    """Area under the PR curve as scikit-learn's step sum, sum_n (R_n - R_{n-1}) P_n, over
+    all labels pooled (micro); NaN without positives, where it is undefined."""
+    scores, truth = _flat_pair(scores, truth)
+    if not truth.any():
+        return math.nan
+    return float(sklearn_metrics.average_precision_score(truth, scores))
+
+
+def _flat_pair(scores: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and boolean truth of any (equal) shape as two flat arrays, every label pooled."""
+    scores, truth = np.asarray(scores, dtype=np.float64), np.asarray(truth, dtype=bool)
     if scores.shape != truth.shape:
         raise ValueError(f"scores {scores.shape} and truth {truth.shape} differ in shape")
-    positives = int(truth.sum())
-    if positives == 0:
-        return PRCurve((), (), ())
-    order = np.argsort(-scores, kind="mergesort")
-    ranked_scores, ranked_truth = scores[order], truth[order]
-    # Index of the last segment of each run of equal scores: a threshold takes all of a tie.
-    group_ends = np.r_[np.flatnonzero(np.diff(ranked_scores)), ranked_scores.size - 1]
-    true_positives = np.cumsum(ranked_truth)[group_ends]
-    predicted_positives = group_ends + 1
-    return PRCurve(
-        precision=tuple((true_positives / predicted_positives).tolist()),
-        recall=tuple((true_positives / positives).tolist()),
-        thresholds=tuple(ranked_scores[group_ends].tolist()),
-    )
+    return scores.ravel(), truth.ravel()
 
 
 def max_f1_threshold(curve: PRCurve) -> float:
@@ -221,17 +235,6 @@ def max_f1_threshold(curve: PRCurve) -> float:
     total = precision + recall
     f1 = np.divide(2 * precision * recall, total, out=np.zeros_like(total), where=total > 0)
     return float(curve.thresholds[int(np.argmax(f1))])
-
-
-def average_precision(curve: PRCurve) -> float:
-    """Area under the PR curve as a step sum, sum_n (R_n - R_{n-1}) P_n; NaN without positives.
-
-    The same estimator as scikit-learn's ``average_precision_score`` (no interpolation).
-    """
-    if not curve.recall:
-        return math.nan
-    recall_steps = np.diff(np.r_[0.0, curve.recall])
-    return float(np.sum(recall_steps * np.asarray(curve.precision)))
 
 
 def item_scene_counts(
@@ -308,14 +311,13 @@ def build_report(
 def _label_report(
     label: str, scores: np.ndarray, truth: np.ndarray, scenes: MatchCounts
 ) -> LabelReport:
-    curve = precision_recall_curve(scores, truth)
     return LabelReport(
         label=label,
         positives=int(truth.sum()),
         confusion=confusion_counts(scores >= SEGMENT_THRESHOLD, truth),
-        pr_auc=average_precision(curve),
+        pr_auc=average_precision(scores, truth),
         scenes=scenes,
-        curve=curve,
+        curve=precision_recall_curve(scores, truth),
     )
 
 

@@ -24,7 +24,8 @@ import pandas as pd
 
 from ops.datasets.registry import DataRegistry, DatasetVersion
 from ops.settings import Settings
-from ops.validation.report import check_name, exception_messages
+from ops.validation.failures import failed_checks
+from ops.validation.report import check_name
 from ops.validation.runner import quiet_great_expectations, run_suite
 
 if TYPE_CHECKING:
@@ -339,17 +340,13 @@ def _reasons_by_line(checked: pd.DataFrame, result: Mapping[str, Any]) -> dict[i
     """Line -> the reasons its row was refused, in suite order."""
     rows_by_line = {int(row[LINE]): row for row in checked.to_dict("records")}
     reasons: dict[int, list[str]] = {}
-    for entry in result["results"]:
-        config = entry["expectation_config"]
-        errors = exception_messages(entry)
-        if errors:
-            raise RuntimeError(f"{check_name(config)} could not run: {'; '.join(errors)}")
-        if entry["success"]:
-            continue
-        for unexpected in entry["result"]["unexpected_index_list"]:
+    for check in failed_checks(result):
+        if check.errors:
+            raise RuntimeError(f"{check.name} could not run: {'; '.join(check.errors)}")
+        for unexpected in check.rows:
             line = int(unexpected[LINE])
             values = {key: _display(value) for key, value in rows_by_line[line].items()}
-            reasons.setdefault(line, []).append(config["meta"]["reason"].format(**values))
+            reasons.setdefault(line, []).append(check.reason(**values))
     return reasons
 
 

@@ -43,21 +43,9 @@ class Scene:
         return self.end_s - self.start_s
 
 
-def precision_of(tp: int, fp: int) -> float:
-    """Precision, recall and F1 from counts, 0 where undefined (shared by every metric)."""
-    return tp / (tp + fp) if tp + fp else 0.0
-
-
-def recall_of(tp: int, fn: int) -> float:
-    return tp / (tp + fn) if tp + fn else 0.0
-
-
-def f1_of(tp: int, fp: int, fn: int) -> float:
-    return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
-
-
 class MatchCounts(NamedTuple):
-    """Scene-level true positives, false positives and false negatives."""
+    """True positives, false positives and false negatives (of scenes, or of segments via
+    ``Confusion.matches``); precision, recall and F1 are 0 where undefined."""
 
     tp: int
     fp: int
@@ -65,15 +53,15 @@ class MatchCounts(NamedTuple):
 
     @property
     def precision(self) -> float:
-        return precision_of(self.tp, self.fp)
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
 
     @property
     def recall(self) -> float:
-        return recall_of(self.tp, self.fn)
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
 
     @property
     def f1(self) -> float:
-        return f1_of(self.tp, self.fp, self.fn)
+        return 2 * self.tp / (2 * self.tp + self.fp + self.fn) if self.tp else 0.0
 
 
 class Segmentor:

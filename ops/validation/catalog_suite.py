@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,12 +21,8 @@ import pyarrow as pa
 
 from ops.catalog.schema import ITEM_COLUMNS, KINDS, QUARANTINE_SCHEMA
 from ops.settings import Settings
-from ops.validation.report import (
-    check_name,
-    exception_messages,
-    report_paths,
-    write_validation_report,
-)
+from ops.validation.failures import FailedCheck, failed_checks
+from ops.validation.report import report_paths, write_validation_report
 from ops.validation.runner import quiet_great_expectations, run_suite
 
 if TYPE_CHECKING:
@@ -289,9 +285,10 @@ def validate_catalog(
             run_name=run_name,
             run_time=run_time,
         )
-    _raise_for_broken_table(catalog, result)
+    failed = failed_checks(result)
+    _raise_for_broken_table(catalog, failed)
 
-    failures = _failures_by_row(checked, result)
+    failures = _failures_by_row(checked, failed)
     row_failures = {checked_positions[row]: reasons for row, reasons in failures.items()}
     updated, released = _with_statuses(catalog, checked_positions, row_failures)
     quarantine_records = _quarantine_records(catalog, row_failures, run_time)
@@ -314,27 +311,25 @@ def validate_catalog(
     )
 
 
-def _raise_for_broken_table(catalog: pd.DataFrame, result: Mapping[str, Any]) -> None:
+def _raise_for_broken_table(catalog: pd.DataFrame, failed: Sequence[FailedCheck]) -> None:
     """Wrong columns, or a check that could not even run (a type mismatch), is a pipeline bug."""
-    for entry in result["results"]:
-        config = entry["expectation_config"]
-        if config["type"] == TABLE_CHECK and not entry["success"]:
-            missing = sorted(set(ITEM_COLUMNS) - set(catalog.columns))
-            unexpected = sorted(set(catalog.columns) - set(ITEM_COLUMNS))
+    if any(check.config["type"] == TABLE_CHECK for check in failed):
+        missing = sorted(set(ITEM_COLUMNS) - set(catalog.columns))
+        unexpected = sorted(set(catalog.columns) - set(ITEM_COLUMNS))
+        raise CatalogSchemaError(
+            f"catalog columns do not match ITEM_SCHEMA: missing {missing}, unexpected {unexpected}"
+        )
+    for check in failed:
+        if check.errors:
             raise CatalogSchemaError(
-                "catalog columns do not match ITEM_SCHEMA:"
-                f" missing {missing}, unexpected {unexpected}"
-            )
-    for entry in result["results"]:
-        errors = exception_messages(entry)
-        if errors:
-            raise CatalogSchemaError(
-                f"{check_name(entry['expectation_config'])} could not run on the catalog"
-                f" (a column of the wrong type?): {'; '.join(errors)}"
+                f"{check.name} could not run on the catalog"
+                f" (a column of the wrong type?): {'; '.join(check.errors)}"
             )
 
 
-def _failures_by_row(checked: pd.DataFrame, result: Mapping[str, Any]) -> dict[int, dict[str, str]]:
+def _failures_by_row(
+    checked: pd.DataFrame, failed: Sequence[FailedCheck]
+) -> dict[int, dict[str, str]]:
     """Row position in ``checked`` -> {check: reason}, checks in GX's result order.
 
     GX names each failing row by its item_id; where an item_id is duplicated, the failing
@@ -344,21 +339,17 @@ def _failures_by_row(checked: pd.DataFrame, result: Mapping[str, Any]) -> dict[i
     for position, item_id in enumerate(checked["item_id"]):
         positions_by_id.setdefault(None if pd.isna(item_id) else item_id, []).append(position)
     failures: dict[int, dict[str, str]] = {}
-    for entry in result["results"]:
-        config = entry["expectation_config"]
-        if entry["success"] or config["type"] == TABLE_CHECK:
-            continue
-        check = check_name(config)
-        column = config["kwargs"]["column"]
-        for unexpected in entry["result"]["unexpected_index_list"]:
+    for check in failed:
+        column = check.config["kwargs"]["column"]
+        for unexpected in check.rows:
             value = unexpected.get(column)
             positions = positions_by_id.get(unexpected["item_id"], [])
             if len(positions) > 1:
                 cells = checked[column]
                 positions = [p for p in positions if _same_value(cells.iloc[p], value)]
-            reason = config["meta"]["reason"].format(value=_display(value))
+            reason = check.reason(value=_display(value))
             for position in positions:
-                failures.setdefault(position, {}).setdefault(check, reason)
+                failures.setdefault(position, {}).setdefault(check.name, reason)
     return failures
 
 

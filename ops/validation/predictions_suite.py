@@ -21,12 +21,8 @@ import pandas as pd
 
 from ops.predictions.schema import PREDICTION_SCHEMA
 from ops.validation.catalog_suite import NON_BLANK_PATTERN
-from ops.validation.report import (
-    check_name,
-    exception_messages,
-    report_paths,
-    write_validation_report,
-)
+from ops.validation.failures import failed_checks
+from ops.validation.report import check_name, report_paths, write_validation_report
 from ops.validation.runner import quiet_great_expectations, run_suite
 
 if TYPE_CHECKING:
@@ -231,27 +227,25 @@ def _checked_frame(
 
 def _failures(frame: pd.DataFrame, result: Mapping[str, Any]) -> list[PredictionFailure]:
     failures: list[PredictionFailure] = []
-    for entry in result["results"]:
-        config = entry["expectation_config"]
-        errors = exception_messages(entry)
-        if errors:
+    for check in failed_checks(result):
+        if check.errors:
             failures.append(
                 PredictionFailure(
-                    expectation=_expectation_name(config),
-                    reason=f"could not run (a column of the wrong type?): {'; '.join(errors)}",
+                    expectation=_expectation_name(check.config),
+                    reason="could not run (a column of the wrong type?): "
+                    + "; ".join(check.errors),
                     count=len(frame),
                     examples=(),
                 )
             )
-        elif not entry["success"]:
-            outcome = entry["result"]
-            rows = [index[ROW] for index in outcome.get("unexpected_index_list", [])]
+        else:
+            rows = [index[ROW] for index in check.rows[:EXAMPLE_ROWS]]
             failures.append(
                 PredictionFailure(
-                    expectation=_expectation_name(config),
-                    reason=str(config["meta"]["reason"]),
-                    count=int(outcome.get("unexpected_count", len(rows))),
-                    examples=tuple(_example(frame, row) for row in rows[:EXAMPLE_ROWS]),
+                    expectation=_expectation_name(check.config),
+                    reason=str(check.config["meta"]["reason"]),
+                    count=check.count,
+                    examples=tuple(_example(frame, row) for row in rows),
                 )
             )
     return failures

@@ -53,12 +53,13 @@ def test_segment_f1_thresholds_probabilities_at_one_half() -> None:
 
 
 def test_average_precision_by_hand() -> None:
-    curve = precision_recall_curve(np.array([0.9, 0.8, 0.7, 0.6]), np.array([1, 0, 1, 0]))
+    scores, truth = np.array([0.9, 0.8, 0.7, 0.6]), np.array([1, 0, 1, 0])
+    curve = precision_recall_curve(scores, truth)
     assert curve.precision == pytest.approx((1.0, 0.5, 2 / 3, 0.5))
     assert curve.recall == pytest.approx((0.5, 0.5, 1.0, 1.0))
     assert curve.thresholds == pytest.approx((0.9, 0.8, 0.7, 0.6))
     # 0.5 * 1 + 0 * 0.5 + 0.5 * 2/3 + 0 * 0.5
-    assert average_precision(curve) == pytest.approx(0.5 + 1 / 3)
+    assert average_precision(scores, truth) == pytest.approx(0.5 + 1 / 3)
 
 
 def test_the_decision_threshold_is_where_f1_peaks_not_one_half() -> None:
@@ -73,15 +74,25 @@ def test_the_decision_threshold_is_where_f1_peaks_not_one_half() -> None:
 
 
 def test_tied_scores_move_together() -> None:
-    curve = precision_recall_curve(np.array([0.5, 0.5, 0.2]), np.array([1, 0, 1]))
+    scores, truth = np.array([0.5, 0.5, 0.2]), np.array([1, 0, 1])
+    curve = precision_recall_curve(scores, truth)
     assert curve.thresholds == pytest.approx((0.5, 0.2))
-    assert average_precision(curve) == pytest.approx(0.5 * 0.5 + 0.5 * 2 / 3)
+    assert average_precision(scores, truth) == pytest.approx(0.5 * 0.5 + 0.5 * 2 / 3)
 
 
 def test_perfect_ranking_has_average_precision_one_and_no_positives_has_none() -> None:
-    perfect = precision_recall_curve(np.array([0.9, 0.8, 0.1]), np.array([1, 1, 0]))
-    assert average_precision(perfect) == pytest.approx(1.0)
-    assert math.isnan(average_precision(precision_recall_curve(np.ones(3), np.zeros(3))))
+    assert average_precision(np.array([0.9, 0.8, 0.1]), np.array([1, 1, 0])) == 1.0
+    assert math.isnan(average_precision(np.ones(3), np.zeros(3)))
+    assert precision_recall_curve(np.ones(3), np.zeros(3)).thresholds == ()
+
+
+def test_micro_average_precision_pools_every_label() -> None:
+    scores = np.array([[0.9, 0.2], [0.3, 0.8], [0.6, 0.1]])
+    truth = np.array([[1, 0], [0, 1], [0, 0]])
+    # pooled ranking 0.9 (+), 0.8 (+), 0.6, 0.3, 0.2, 0.1: both positives first
+    assert average_precision(scores, truth) == 1.0
+    with pytest.raises(ValueError, match=r"scores \(3, 2\) and truth \(3,\) differ"):
+        average_precision(scores, truth[:, 0])
 
 
 def test_scene_f1_matches_at_iou_one_half() -> None:
