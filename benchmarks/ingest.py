@@ -54,15 +54,16 @@ def run(items: int) -> dict[str, float | int]:
                 started = time.perf_counter()
                 result = run_ingest_job(settings=settings)
                 took = time.perf_counter() - started
-                stats = result["summary"]["merge"]["sources"]["bench-site"]
+                assert result.summary.merge is not None
+                stats = result.summary.merge.sources["bench-site"]
                 figures |= {
                     f"{label}_s": round(took, 2),
-                    f"{label}_items_per_s": round(stats["discovered"] / took, 1),
-                    f"{label}_new": stats["new"],
-                    f"{label}_not_modified": stats["not_modified"],
-                    f"{label}_bytes_downloaded": stats["downloaded_bytes"],
+                    f"{label}_items_per_s": round(stats.discovered / took, 1),
+                    f"{label}_new": stats.new,
+                    f"{label}_not_modified": stats.not_modified,
+                    f"{label}_bytes_downloaded": stats.downloaded_bytes,
                     f"{label}_bytes_served": server.bytes_sent,
-                    f"{label}_catalog_items": result["items"],
+                    f"{label}_catalog_items": result.items,
                 }
     return figures
 

@@ -1,5 +1,7 @@
 """catalog_ingest: crawl every source (one mapped task each), merge, validate, version.
 
+Param ``sources``: the names of sources.yaml entries to crawl (empty, the default: all).
+
 Thin wiring only: each task calls one ``ops`` function, imported inside the
 task body so that parsing this file stays cheap.
 """
@@ -12,7 +14,11 @@ import pendulum
 from airflow.sdk import dag, get_current_context, task
 
 from ops.assets import CATALOG
+from ops.catalog.results import CatalogValidation, CatalogVersion, IngestParams, MergeSummary
+from ops.dag_params import params_from_model
+from ops.ingest.staged import StagedSource
 from ops.settings import get_settings
+from ops.xcom import typed_task
 
 
 @dag(
@@ -20,51 +26,56 @@ from ops.settings import get_settings
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    params=params_from_model(IngestParams),
     tags=["cinescope", "ingest"],
     doc_md=__doc__,
 )
 def catalog_ingest() -> None:
     @task
     def list_sources() -> list[str]:
+        from ops.dag_params import model_from_params
         from ops.ingest.pipeline import list_source_names
 
-        return list_source_names()
+        params = model_from_params(IngestParams, get_current_context()["params"])
+        return list_source_names(chosen=params.sources)
 
     @task(retries=2)
-    def ingest(source: str) -> dict:
+    @typed_task
+    def ingest(source: str) -> StagedSource:
         from ops.ingest.pipeline import ingest_source, run_folder_name
 
-        run_id = run_folder_name(get_current_context()["run_id"])
-        return ingest_source(source, run_id=run_id).to_dict()
+        return ingest_source(source, run_id=run_folder_name(get_current_context()["run_id"]))
 
     @task
-    def merge(staged: list[dict]) -> dict:
+    @typed_task
+    def merge(staged: list[StagedSource]) -> MergeSummary:
         from ops.catalog.merge import merge_staged
 
-        # one read of every mapped result: iterating reads them one by one until Airflow
-        # answers "XCom not found" past the last, and logs that answer as an error
-        return merge_staged(staged[:])
+        return merge_staged(staged)
 
     @task
-    def validate(merged: dict) -> dict:
+    @typed_task
+    def validate() -> CatalogValidation:
         from ops.catalog.lifecycle import validate_catalog_step
 
-        return validate_catalog_step() | {"merge": merged}
+        return validate_catalog_step()
 
     @task(outlets=[CATALOG])
-    def version(validated: dict, *, outlet_events: Any = None) -> dict:
+    @typed_task
+    def version(
+        merged: MergeSummary, validated: CatalogValidation, *, outlet_events: Any = None
+    ) -> CatalogVersion:
         from ops.catalog.lifecycle import version_catalog
 
-        result = version_catalog(summary=validated)
+        result = version_catalog(merged=merged, validated=validated)
         if outlet_events is not None:
-            outlet_events[CATALOG].extra = {
-                "revision": result["revision"],
-                "items": result["items"],
-            }
-        return {k: result[k] for k in ("changed", "revision", "commit", "items")}
+            outlet_events[CATALOG].extra = {"revision": result.revision, "items": result.items}
+        return result
 
-    staged = ingest.expand(source=list_sources())
-    version(validate(merge(staged)))
+    merged = merge(ingest.expand(source=list_sources()))
+    validated = validate()
+    merged >> validated
+    version(merged, validated)
 
 
 catalog_ingest_dag = catalog_ingest()

@@ -5,6 +5,9 @@ incremental (only new or changed items, or tasks whose champion moved), shards a
 by media duration, and each shard's output appears atomically. The new predictions and
 indexes go live only after the prediction checks pass; otherwise the previous index
 stays live. Thin wiring only: every task calls one ``ops.refresh.job`` function.
+
+Params (a manual run): ``tasks``, the inference tasks to plan (default: all; the others
+keep their predictions), and ``force``, tasks whose items are all inferred again.
 """
 
 from __future__ import annotations
@@ -16,7 +19,19 @@ from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, get_curr
 from airflow.sdk.exceptions import AirflowSkipException
 
 from ops.assets import CATALOG, SCENE_CHAMPION, SEARCH_INDEX
+from ops.dag_params import params_from_model
+from ops.refresh.results import (
+    BuiltIndex,
+    CheckedIndex,
+    InferredShard,
+    MergedPredictions,
+    PlannedShard,
+    PublishedRefresh,
+    RefreshParams,
+    RefreshPlanned,
+)
 from ops.settings import get_settings
+from ops.xcom import typed_task
 
 
 @dag(
@@ -27,35 +42,46 @@ from ops.settings import get_settings
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    params=params_from_model(RefreshParams),
     tags=["cinescope", "refresh", "inference", "index"],
     doc_md=__doc__,
 )
 def catalog_refresh() -> None:
     @task
-    def plan() -> dict:
+    @typed_task
+    def plan() -> RefreshPlanned:
+        from ops.dag_params import model_from_params
         from ops.ingest.pipeline import run_folder_name
         from ops.refresh.job import plan_step
 
-        return plan_step(run_folder_name(get_current_context()["run_id"]))
+        context = get_current_context()
+        params = model_from_params(RefreshParams, context["params"])
+        return plan_step(run_folder_name(context["run_id"]), params)
 
     @task
-    def shards(planned: dict) -> list[dict]:
-        return [{"run_id": planned["run_id"], **shard} for shard in planned["shards"]]
+    @typed_task
+    def shards(planned: RefreshPlanned) -> list[PlannedShard]:
+        """What ``infer`` fans out over: Airflow maps over a task's whole result only
+        ("cannot map over XCom with custom key"), never over one field of it."""
+        return planned.shards
 
     @task(pool="gpu", queue="gpu", retries=2, max_active_tis_per_dagrun=4)
-    def infer(shard: dict) -> dict:
+    @typed_task
+    def infer(planned: RefreshPlanned, shard: PlannedShard) -> InferredShard:
         from ops.refresh.job import infer_step
 
-        return infer_step(shard["run_id"], shard)
+        return infer_step(planned, shard)
 
     @task(trigger_rule="none_failed")
-    def merge(planned: dict, _: Any) -> dict:
+    @typed_task
+    def merge(planned: RefreshPlanned) -> MergedPredictions:
         from ops.refresh.job import merge_step
 
         return merge_step(planned)
 
     @task
-    def build(merged: dict) -> dict:
+    @typed_task
+    def build(merged: MergedPredictions) -> BuiltIndex:
         from ops.refresh.job import NothingChanged, build_step
 
         try:
@@ -64,26 +90,30 @@ def catalog_refresh() -> None:
             raise AirflowSkipException(str(exc)) from exc
 
     @task
-    def check(built: dict) -> dict:
+    @typed_task
+    def check(built: BuiltIndex) -> CheckedIndex:
         from ops.refresh.job import check_step
 
         return check_step(built)
 
     @task(outlets=[SEARCH_INDEX])
-    def publish(checked: dict, *, outlet_events: Any = None) -> dict:
+    @typed_task
+    def publish(checked: CheckedIndex, *, outlet_events: Any = None) -> PublishedRefresh:
         from ops.refresh.job import publish_step
 
         published = publish_step(checked)
         if outlet_events is not None:
             outlet_events[SEARCH_INDEX].extra = {
-                "version": published["index_version"],
-                "predictions_version": published["predictions_version"],
+                "version": published.index_version,
+                "predictions_version": published.predictions_version,
             }
         return published
 
     planned = plan()
-    inferred = infer.expand(shard=shards(planned))
-    publish(check(build(merge(planned, inferred))))
+    inferred = infer.partial(planned=planned).expand(shard=shards(planned))
+    merged = merge(planned)
+    inferred >> merged
+    publish(check(build(merged)))
 
 
 catalog_refresh_dag = catalog_refresh()

@@ -12,6 +12,8 @@ import pendulum
 from airflow.sdk import dag, task
 
 from ops.assets import SCENE_LABELS
+from ops.scene.results import LabelledDataset
+from ops.xcom import typed_task
 
 
 @dag(
@@ -23,13 +25,14 @@ from ops.assets import SCENE_LABELS
 )
 def scene_labels() -> None:
     @task(outlets=[SCENE_LABELS])
-    def check_and_version(*, outlet_events: Any = None) -> dict:
+    @typed_task
+    def check_and_version(*, outlet_events: Any = None) -> LabelledDataset:
         from ops.scene.pipeline import labels_step
 
-        result = labels_step()
+        labelled = labels_step()
         if outlet_events is not None:
-            outlet_events[SCENE_LABELS].extra = {"revision": result["dataset_rev"]}
-        return {k: result[k] for k in ("dataset_rev", "new_version", "valid_rows")}
+            outlet_events[SCENE_LABELS].extra = {"revision": labelled.dataset_rev}
+        return labelled
 
     check_and_version()
 

@@ -89,7 +89,14 @@ def load_dag(dag_id: str) -> Any:
 
 
 def run_dag(dag_id: str, settings: Settings, conf: dict[str, Any] | None = None) -> Any:
-    """Run a DAG in-process with ``dag.test()``; raise if any task failed."""
+    """Run a DAG in-process with ``dag.test()``; raise if any task failed.
+
+    Bad params are refused (:class:`ops.dag_params.ParamsRefused`, naming each field)
+    before Airflow starts.
+    """
+    from ops.dag_params import checked_conf
+
+    checked_conf(dag_id, conf or {})
     apply_airflow_environment(settings)
     ensure_airflow_db(settings)
     dag = load_dag(dag_id)

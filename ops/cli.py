@@ -7,6 +7,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from rich.table import Table
 
+    from ops.catalog.results import CatalogVersion
     from ops.index.reader import PublishedIndex
 
 
@@ -135,21 +137,19 @@ def ingest(
                 tasks[phase] = bar.add_task(phase, total=total)
             bar.update(tasks[phase], completed=done, total=total)
 
-        result = run_ingest_job(source or None, progress=report)
+        result = run_ingest_job(source or (), progress=report)
     _print_run(result)
 
 
-def _print_run(result: dict) -> None:
-    summary = result.get("summary", {})
-    for name, stats in summary.get("merge", {}).get("sources", {}).items():
-        console.print(stats_table(f"source {name}", stats))
-    if "merge" in summary:
-        console.print(stats_table("catalog changes", summary["merge"]["stats"]))
-    change = "new revision" if result.get("changed") else "unchanged, still"
-    console.print(stats_table("catalog now", result.get("counts", {})))
-    console.print(
-        f"catalog: {result.get('items')} items, {change} [bold]{result.get('revision')}[/]"
-    )
+def _print_run(result: CatalogVersion) -> None:
+    merged = result.summary.merge
+    if merged is not None:
+        for name, stats in merged.sources.items():
+            console.print(stats_table(f"source {name}", asdict(stats)))
+        console.print(stats_table("catalog changes", merged.stats))
+    change = "new revision" if result.changed else "unchanged, still"
+    console.print(stats_table("catalog now", result.counts.model_dump()))
+    console.print(f"catalog: {result.items} items, {change} [bold]{result.revision}[/]")
 
 
 @app.command()
@@ -158,9 +158,9 @@ def validate() -> None:
     from ops.catalog.lifecycle import validate_catalog_step
 
     result = validate_catalog_step()
-    console.print(stats_table("validation", result["statistics"]))
-    console.print(stats_table("catalog now", result["counts"]))
-    console.print(f"report: {result['report']}")
+    console.print(stats_table("validation", result.statistics))
+    console.print(stats_table("catalog now", result.counts.model_dump()))
+    console.print(f"report: {result.report}")
 
 
 @app.command()
@@ -169,7 +169,7 @@ def version() -> None:
     from ops.catalog.lifecycle import version_catalog
 
     result = version_catalog()
-    console.print(json.dumps(result, indent=2))
+    console.print(result.model_dump_json(indent=2))
 
 
 @app.command()
@@ -311,10 +311,10 @@ def scene_labels() -> None:
     """Check the annotation file with Great Expectations and version it (labels/scene/vN)."""
     from ops.scene.pipeline import labels_step
 
-    result = labels_step()
-    for row in result["refused_rows"]:
-        console.print(f"[yellow]refused[/] {row}")
-    console.print(f"{result['valid_rows']} valid annotations; revision {result['dataset_rev']}")
+    labelled = labels_step()
+    for row in labelled.refused_rows:
+        console.print(f"[yellow]refused[/] line {row.line}: {row.reason}")
+    console.print(f"{labelled.valid_rows} valid annotations; revision {labelled.dataset_rev}")
 
 
 @scene_app.command("features")
@@ -322,7 +322,7 @@ def scene_features() -> None:
     """Extract cached 1-s segment features and split by title."""
     from ops.scene.pipeline import features_step
 
-    console.print(json.dumps(features_step(), indent=2))
+    console.print(features_step().model_dump_json(indent=2))
 
 
 @scene_app.command("train")
@@ -330,9 +330,9 @@ def scene_train() -> None:
     """Train the scene model (and the ablation), log it to MLflow, register a version."""
     from ops.scene.pipeline import train_step
 
-    record = train_step()
-    console.print(stats_table("validation", record["metrics"]))
-    console.print(f"registered scene version {record['version']} (run {record['run_id']})")
+    trained = train_step()
+    console.print(stats_table("validation", trained.metrics))
+    console.print(f"registered scene version {trained.version} (run {trained.run_id})")
 
 
 @scene_app.command("evaluate")
@@ -340,8 +340,8 @@ def scene_evaluate() -> None:
     """Champion/challenger gate: promote the new version if it beats the champion."""
     from ops.scene.pipeline import evaluate_step
 
-    gate = evaluate_step()["gate"]
-    console.print(("promoted: " if gate["promoted"] else "kept the champion: ") + gate["reason"])
+    gate = evaluate_step().gate
+    console.print(("promoted: " if gate.promoted else "kept the champion: ") + gate.reason)
 
 
 @dag_app.command("test")
@@ -349,10 +349,16 @@ def dag_test(
     dag_id: str,
     conf: Annotated[str, typer.Option(metavar="JSON", help="the run's parameters")] = "{}",
 ) -> None:
-    """Run a DAG once in-process through Airflow (``dag.test()``)."""
+    """Run a DAG once in-process through Airflow (``dag.test()``); bad params run nothing."""
     from ops.airflow_env import run_dag
+    from ops.dag_params import ParamsRefused
 
-    run_dag(dag_id, get_settings(), json.loads(conf))
+    try:
+        run_dag(dag_id, get_settings(), json.loads(conf))
+    except json.JSONDecodeError as error:
+        _fail(f"--conf is not JSON ({error}); give an object, e.g. '{{\"epochs\": 5}}'")
+    except ParamsRefused as error:
+        _fail(f"{dag_id} not run: {error}")
     console.print(f"DAG {dag_id}: success")
 
 
@@ -391,14 +397,23 @@ def trigger(
     conf: Annotated[str, typer.Option(metavar="JSON", help="the run's parameters")] = "{}",
     wait: Annotated[bool, typer.Option(help="wait until the run succeeds or fails")] = False,
 ) -> None:
-    """Trigger a DAG on the running stack (``make up``) through Airflow's REST API."""
+    """Trigger a DAG on the running stack (``make up``) through Airflow's REST API.
+
+    The conf is checked against the DAG's params first: bad params trigger nothing."""
     import time
 
+    from ops.dag_params import ParamsRefused, checked_conf
     from ops.stack import AirflowApi
 
+    try:
+        params = checked_conf(dag_id, json.loads(conf))
+    except json.JSONDecodeError as error:
+        _fail(f'--conf is not JSON ({error}); give an object, e.g. \'{{"sources": ["web"]}}\'')
+    except ParamsRefused as error:
+        _fail(f"{dag_id} not triggered: {error}")
     api = AirflowApi(get_settings())
     api.wait_for_dag(dag_id)
-    run = api.trigger(dag_id, json.loads(conf))
+    run = api.trigger(dag_id, params)
     console.print(f"triggered {dag_id}: run {run['dag_run_id']} ({run['state']})")
     while wait and (state := api.run_state(dag_id, run["dag_run_id"])) not in ("success", "failed"):
         time.sleep(5)
@@ -445,20 +460,35 @@ def refresh(
     run_id: Annotated[
         str | None, typer.Option(metavar="ID", help="default: manual-<UTC time>")
     ] = None,
+    task: Annotated[
+        list[str] | None,
+        typer.Option("--task", metavar="TASK", help="a task to plan (repeatable; default: all)"),
+    ] = None,
+    force: Annotated[
+        list[str] | None,
+        typer.Option("--force", metavar="TASK", help="infer every item of TASK again (repeatable)"),
+    ] = None,
 ) -> None:
     """Plan, infer, merge, build, check and publish, in this process (as catalog_refresh)."""
     from datetime import UTC, datetime
 
+    from ops.dag_params import ParamsRefused, model_from_params
     from ops.locks import LockHeld
     from ops.refresh.job import DamagedPredictions, PredictionCheckFailed, run_refresh
+    from ops.refresh.results import RefreshParams
     from ops.versioned import VersionError
 
+    chosen = {"tasks": task, "force": force}
+    try:
+        params = model_from_params(RefreshParams, {k: v for k, v in chosen.items() if v})
+    except ParamsRefused as error:
+        _fail(str(error), code=2)
     run_id = run_id or datetime.now(UTC).strftime("manual-%Y%m%dT%H%M%S")
     try:
-        result = run_refresh(run_id, get_settings(), report=console.print)
+        result = run_refresh(run_id, get_settings(), report=console.print, params=params)
     except (PredictionCheckFailed, DamagedPredictions, LockHeld, VersionError) as error:
         _fail(str(error))
-    if not result["published"]:
+    if result.published is None:
         console.print("the live index is unchanged")
 
 

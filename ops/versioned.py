@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ops.atomic import atomic_open
+from ops.errors import BrokenStateError
 from ops.locks import exclusive, process_alive
 
 POINTER = "CURRENT"
@@ -39,7 +40,7 @@ class VersionError(RuntimeError):
     """A version that does not exist, is not sealed, or cannot be rolled back to."""
 
 
-class BrokenPointer(VersionError):
+class BrokenPointer(VersionError, BrokenStateError):
     """The pointer file names no sealed version (garbage, or its version is gone)."""
 
 

@@ -9,29 +9,12 @@ truth for items; the quarantine table adds the URLs refused before they became i
 from __future__ import annotations
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+
+from ops.catalog.results import CatalogCounts
 
 VIEW_COLUMNS = ["status", "source", "item_id", "url", "reason"]
 REFUSED = "refused"
 """The view's status of a URL refused before it became an item (no item_id)."""
-
-
-class CatalogCounts(BaseModel):
-    """How many items the catalog holds, by status, and how many URLs were refused."""
-
-    model_config = ConfigDict(frozen=True)
-
-    items: int
-    ok: int
-    quarantined: int
-    vanished: int
-    refused_urls: int
-
-    def describe(self) -> str:
-        return (
-            f"{self.items} items ({self.ok} ok, {self.quarantined} quarantined,"
-            f" {self.vanished} vanished); {self.refused_urls} URLs refused before cataloguing"
-        )
 
 
 def _refusals(quarantine: pd.DataFrame) -> pd.DataFrame:

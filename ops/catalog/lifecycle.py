@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 
 from ops.atomic import atomic_open
 from ops.catalog.counts import catalog_counts
+from ops.catalog.results import CatalogValidation, CatalogVersion, MergeSummary, RunSummary
 from ops.catalog.schema import ITEM_SCHEMA, QUARANTINE_SCHEMA
 from ops.catalog.store import (
     catalog_lock,
@@ -38,7 +39,7 @@ SNAPSHOT_ORDER = {
 
 def validate_catalog_step(
     settings: Settings | None = None, run_name: str | None = None
-) -> dict[str, Any]:
+) -> CatalogValidation:
     """Run the GX suites over the catalog; quarantine failures; keep the report."""
     from ops.validation.catalog_suite import validate_catalog
 
@@ -53,12 +54,12 @@ def validate_catalog_step(
         write_catalog(outcome.catalog, settings.catalog_path)
         write_quarantine(quarantine, settings.quarantine_path)
         mark_validated(settings)
-    return {
-        "success": outcome.success,
-        "statistics": outcome.statistics,
-        "report": str(outcome.report_html),
-        "counts": catalog_counts(outcome.catalog, quarantine).model_dump(),
-    }
+    return CatalogValidation(
+        success=outcome.success,
+        statistics=outcome.statistics,
+        report=str(outcome.report_html),
+        counts=catalog_counts(outcome.catalog, quarantine),
+    )
 
 
 def _snapshot(settings: Settings, folder: Path) -> dict[str, Path]:
@@ -78,22 +79,25 @@ def _snapshot(settings: Settings, folder: Path) -> dict[str, Path]:
 
 
 def version_catalog(
-    settings: Settings | None = None, summary: dict[str, Any] | None = None
-) -> dict[str, Any]:
+    settings: Settings | None = None,
+    merged: MergeSummary | None = None,
+    validated: CatalogValidation | None = None,
+) -> CatalogVersion:
     """Commit the catalog to the DVC data registry when its content changed.
 
-    Holds the catalog lock, and validates first when a merge wrote rows since the last
-    validation, so a revision never records rows that validation has not seen.
+    ``merged`` and ``validated`` (what this run did before) are recorded with the
+    revision. Holds the catalog lock, and validates first when a merge wrote rows since
+    the last validation, so a revision never records rows that validation has not seen.
     """
     from ops.datasets.registry import DataRegistry
 
     settings = settings or get_settings()
-    summary = dict(summary or {})
     registry = DataRegistry.from_settings(settings)
     registry.ensure()
     with catalog_lock(settings):
         if needs_validation(settings):
-            summary["validated_before_versioning"] = validate_catalog_step(settings)
+            validated = validate_catalog_step(settings)
+        summary = RunSummary(merge=merged, validation=validated)
         catalog = read_catalog(settings.catalog_path)
         counts = catalog_counts(catalog, read_quarantine(settings.quarantine_path))
         with tempfile.TemporaryDirectory(dir=settings.home) as tmp:
@@ -102,19 +106,22 @@ def version_catalog(
                 "catalog",
                 files,
                 message=f"catalog: {counts.describe()}",
-                metadata={"counts": counts.model_dump(), "summary": summary},
+                metadata={
+                    "counts": counts.model_dump(),
+                    "summary": summary.model_dump(mode="json"),
+                },
             )
     latest = created or registry.latest("catalog")
-    result = {
-        "changed": created is not None,
-        "revision": latest.tag if latest else None,
-        "commit": latest.commit if latest else None,
-        "items": len(catalog),
-        "counts": counts.model_dump(),
-        "summary": summary,
-    }
+    result = CatalogVersion(
+        changed=created is not None,
+        revision=latest.tag if latest else None,
+        commit=latest.commit if latest else None,
+        items=len(catalog),
+        counts=counts,
+        summary=summary,
+    )
     with atomic_open(settings.reports_dir / "ingest" / "latest.json") as handle:
-        json.dump(result, handle, indent=2, default=str)
+        handle.write(result.model_dump_json(indent=2))
     return result
 
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ops.catalog.results import MergeSummary
 from ops.catalog.schema import ITEM_COLUMNS, PROBE_COLUMNS, QUARANTINE_SCHEMA
 from ops.catalog.store import (
     catalog_lock,
@@ -31,7 +32,7 @@ from ops.catalog.store import (
     write_catalog,
     write_quarantine,
 )
-from ops.ingest.pipeline import StagedSource
+from ops.ingest.staged import StagedSource
 from ops.settings import Settings, get_settings
 
 DUPLICATE_PREFIX = "duplicate of item"
@@ -234,12 +235,12 @@ def _merge_item(
 
 
 def merge_staged(
-    staged_refs: Iterable[StagedSource | dict[str, Any]], settings: Settings | None = None
-) -> dict[str, Any]:
+    staged_refs: Iterable[StagedSource], settings: Settings | None = None
+) -> MergeSummary:
     """The ``merge`` task: fold every staged source into the catalog and quarantine tables."""
     settings = settings or get_settings()
     now = datetime.now(UTC)
-    refs = [r if isinstance(r, StagedSource) else StagedSource.from_dict(r) for r in staged_refs]
+    refs = list(staged_refs)
     staged = [(ref, json.loads(Path(ref.items_path).read_text(encoding="utf-8"))) for ref in refs]
     with catalog_lock(settings):
         catalog, duplicates, stats = merge_rows(read_catalog(settings.catalog_path), staged, now)
@@ -261,9 +262,9 @@ def merge_staged(
         mark_unvalidated(settings)
         write_catalog(catalog, settings.catalog_path)
         write_quarantine(quarantine, settings.quarantine_path)
-    return {
-        "stats": stats.summary(),
-        "sources": {ref.source: asdict(ref.stats) for ref in refs},
-        "items": len(catalog),
-        "run_ids": sorted({r.run_id for r in refs}),
-    }
+    return MergeSummary(
+        stats=stats.summary(),
+        sources={ref.source: ref.stats for ref in refs},
+        items=len(catalog),
+        run_ids=sorted({r.run_id for r in refs}),
+    )

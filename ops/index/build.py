@@ -84,6 +84,7 @@ def build_index_version(settings: Settings, predictions_version: str | None = No
             item_vectors(documents, vectors),
             version.path,
             interactions_path=settings.interactions_file,
+            params=settings.recommend,
         )
         manifest: dict[str, Any] = {
             "predictions_version": source_name,

@@ -13,9 +13,8 @@ import json
 import logging
 import mimetypes
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,15 @@ from ops.ingest.netguard import NetworkPolicy
 from ops.ingest.probe import probe_file
 from ops.ingest.rawstore import RawStore, SizeCapExceeded
 from ops.ingest.robots import RobotsGate
-from ops.ingest.sources import FsspecSource, HttpSource, LocalSource, get_source, load_sources
+from ops.ingest.sources import (
+    FsspecSource,
+    HttpSource,
+    LocalSource,
+    SourceConfigError,
+    get_source,
+    load_sources,
+)
+from ops.ingest.staged import IngestStats, StagedSource
 from ops.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -41,49 +48,22 @@ Progress = Callable[[str, int, int], None]
 """progress(phase, done, total): how far a long step has come."""
 
 
-@dataclass
-class IngestStats:
-    discovered: int = 0
-    new: int = 0
-    not_modified: int = 0
-    downloaded_bytes: int = 0
-    requests: int = 0
-    pages_fetched: int = 0
-    pages_not_modified: int = 0
-    refused: int = 0
-    retries: int = 0
-    partials_swept: int = 0
-    external_links_skipped: int = 0
-
-
-@dataclass
-class StagedSource:
-    """Reference to one source's staged output (what goes through XCom)."""
-
-    source: str
-    run_id: str
-    items_path: str
-    refusals_path: str
-    complete: bool
-    seen_item_ids: list[str]
-    stats: IngestStats = field(default_factory=IngestStats)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, value: dict[str, Any]) -> StagedSource:
-        return cls(**{**value, "stats": IngestStats(**value["stats"])})
-
-
 def make_item_id(source: str, key: str) -> str:
     """Stable across crawls: derived from the source and its own key (or canonical URL)."""
     return hashlib.sha256(f"{source}\n{key}".encode()).hexdigest()[:16]
 
 
-def list_source_names(settings: Settings | None = None) -> list[str]:
+def list_source_names(settings: Settings | None = None, chosen: Sequence[str] = ()) -> list[str]:
+    """The sources to crawl: ``chosen`` (all of them known), or every source when empty."""
     settings = settings or get_settings()
-    return sorted(load_sources(settings.sources_file))
+    known = sorted(load_sources(settings.sources_file))
+    unknown = [name for name in chosen if name not in known]
+    if unknown:
+        raise SourceConfigError(
+            f"unknown source {', '.join(map(repr, unknown))}: {settings.sources_file} "
+            f"names {', '.join(known)}; choose among these"
+        )
+    return list(chosen) or known
 
 
 def new_run_id() -> str:
@@ -350,7 +330,13 @@ class SourceIngester:
         seen = sorted({r["item_id"] for r in rows})
         log.info("source %s: %s", name, stats)
         return StagedSource(
-            name, self.run_id, str(items_path), str(refusals_path), complete, seen, stats
+            source=name,
+            run_id=self.run_id,
+            items_path=str(items_path),
+            refusals_path=str(refusals_path),
+            complete=complete,
+            seen_item_ids=seen,
+            stats=stats,
         )
 
 

@@ -35,6 +35,7 @@ import pandas as pd
 from ops.atomic import atomic_open
 from ops.catalog.store import read_catalog
 from ops.predictions.store import PredictionsStore
+from ops.refresh.results import RefreshParams
 from ops.refresh.tasks import TASKS, ModelRef
 from ops.settings import Settings
 
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 PLAN_FILE = "plan.json"
 SHARDS_DIR = "shards"
+NOT_CHOSEN = "not chosen for this run (its predictions stay as they are)"
 INDEXABLE_COLUMNS = (
     "item_id",
     "sha256",
@@ -224,12 +226,17 @@ def _summary(
     return "; ".join([head, *notes])
 
 
-def plan_refresh(settings: Settings, run_id: str) -> RefreshPlan:
+def plan_refresh(
+    settings: Settings, run_id: str, params: RefreshParams | None = None
+) -> RefreshPlan:
     """Plan one refresh run against the published ledger and the current models.
 
-    Planning a run id again starts that run over: its old shard outputs are removed,
-    since they may belong to another snapshot of the catalog.
+    Only ``params.tasks`` are planned (the others keep their predictions); every item of
+    a task in ``params.force`` is planned again, up to date or not. Planning a run id
+    again starts that run over: its old shard outputs are removed, since they may belong
+    to another snapshot of the catalog.
     """
+    params = params or RefreshParams()
     folder = run_folder(settings, run_id)
     catalog = read_catalog(settings.catalog_path)
     ok = catalog[catalog["status"] == "ok"]
@@ -249,6 +256,9 @@ def plan_refresh(settings: Settings, run_id: str) -> RefreshPlan:
     media: dict[str, dict[str, Any]] = {}
     eligible: set[str] = set()
     for name, task in TASKS.items():
+        if name not in params.tasks:
+            skipped[name] = NOT_CHOSEN
+            continue
         model = task.current_model(settings)
         if model is None:
             skipped[name] = task.no_model_message
@@ -259,7 +269,11 @@ def plan_refresh(settings: Settings, run_id: str) -> RefreshPlan:
             media_rows["kind"].isin(task.kinds), ["item_id", "sha256", "duration_s", "kind"]
         ]
         eligible.update(candidates["item_id"])
-        todo = _stale_items(candidates, ledger[ledger["task"] == name], model)
+        todo = (
+            candidates
+            if name in params.force
+            else _stale_items(candidates, ledger[ledger["task"] == name], model)
+        )
         up_to_date[name] = len(candidates) - len(todo)
         unknown = todo["duration_s"].isna() & (todo["kind"] != "image")  # stills have none
         if unknown.any():

@@ -7,6 +7,11 @@ evaluation plots, and the model itself with its input signature, registered as
 ``scene``. Promotion only moves the alias ``champion`` (stages are not used), and only
 when the challenger beats the champion on the same dataset revision.
 
+The run opens before training (its duration is the training's) and shows its data in
+the runs table's Dataset column: the segment table logged as a dataset input, named and
+sourced by its DVC revision, with a content digest. The ablation's models (``both``,
+``frames``, ``audio``) are child runs of it, comparable in the UI's chart view.
+
 The model is logged with the pytorch flavor in pickle format, so ``mlflow.pytorch``
 gives back a ``SceneClassifier``. Its pyfunc form cannot serve it: that wrapper feeds a
 model one tensor, and this one takes two (frames and audio). Load it with
@@ -20,6 +25,7 @@ import json
 import logging
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,12 +38,20 @@ from models.scene import SceneClassifier
 from ops.scene.evaluate import evaluate, plot_confusion, plot_pr_curve
 from ops.scene.labels import REAL, TrainingData
 from ops.scene.params import TrainParams
-from ops.scene.train import SceneTrainingResult, select_device
+from ops.scene.results import GateDecision
+from ops.scene.train import (
+    MODALITIES,
+    SceneTrainingResult,
+    VariantResult,
+    modality_name,
+    select_device,
+)
 from ops.settings import REPO_ROOT, get_settings
 from ops.tracking_store import require_intact_store
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+    from mlflow.data.pandas_dataset import PandasDataset
     from mlflow.entities import Run
     from mlflow.models import ModelSignature
 
@@ -76,16 +90,6 @@ class ModelProvenance:
     def standin(self) -> bool:
         """Not known to come from real labelled data: its labels are no findings."""
         return self.training_data != REAL
-
-
-@dataclass(frozen=True)
-class GateDecision:
-    """The champion/challenger verdict, with both scores on the same dataset revision."""
-
-    promoted: bool
-    reason: str
-    challenger: float
-    champion: float | None
 
 
 def git_commit(repo: Path = REPO_ROOT) -> str:
@@ -215,22 +219,135 @@ def ablation_markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def log_scene_run(
-    result: SceneTrainingResult,
+EPOCH_METRICS = ("train_loss", "val_loss", "val_f1")
+
+
+def training_dataset(prepared: PreparedDataset, rev: str, registry: str) -> PandasDataset:
+    """The segment table as an MLflow dataset: named and sourced by its DVC revision.
+
+    The digest is MLflow's content digest of the table (without the feature folders, which
+    depend on where the data root is), so the same data gives the same digest anywhere.
+    """
+    from mlflow.data.pandas_dataset import from_pandas
+
+    from ops.datasets.mlflow_source import DvcRevisionSource
+
+    table = prepared.segments.drop(columns=["feature_dir"], errors="ignore")
+    with warnings.catch_warnings():
+        # the schema shown on the run page is not a serving contract: no hint about integers
+        warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
+        dataset = from_pandas(table, source=DvcRevisionSource(rev=rev, registry=registry), name=rev)
+        _ = dataset.schema  # inferred lazily: here, inside the filter
+    return dataset
+
+
+class SceneRun:
+    """One training's open MLflow run; each model of the ablation trains in a child run.
+
+    The parent holds the params, the training data (a dataset input), the registered
+    model's curves and numbers, the artifacts and the model; each child (``both``,
+    ``frames``, ``audio``) holds its own params, curves and validation numbers, so the
+    chart view compares them side by side.
+    """
+
+    def __init__(
+        self,
+        client: MlflowClient,
+        run: Run,
+        params: TrainParams,
+        prepared: PreparedDataset,
+        dataset: PandasDataset,
+        tags: dict[str, str],
+        registered_model_name: str,
+    ) -> None:
+        self.run_id = str(run.info.run_id)
+        self._experiment_id = str(run.info.experiment_id)
+        self._client = client
+        self._params = params
+        self._prepared = prepared
+        self._dataset = dataset
+        self._tags = tags
+        self._registered_model_name = registered_model_name
+        self._main = modality_name(params.use_frames, params.use_audio)
+        self._children: dict[str, str] = {}
+        self._logged_epochs: set[tuple[str, int]] = set()
+
+    @contextmanager
+    def variant(self, name: str) -> Iterator[None]:
+        """The child run that one variant trains in (ended, failed, when training fails)."""
+        import mlflow
+
+        use_frames, use_audio = MODALITIES[name]
+        variant_params = self._params.model_copy(
+            update={"use_frames": use_frames, "use_audio": use_audio}
+        )
+        with mlflow.start_run(
+            experiment_id=self._experiment_id,
+            run_name=name,
+            nested=True,
+            tags=self._tags | {"variant": name},
+        ) as child:
+            self._children[name] = child.info.run_id
+            mlflow.log_params(_run_params(variant_params, self._prepared))
+            mlflow.log_input(self._dataset, context="training")
+            yield
+
+    def epoch(self, variant: str, epoch: int, record: dict[str, float]) -> None:
+        """One epoch's curves, on the variant's child run (and the parent for the main one)."""
+        import mlflow
+
+        metrics = {f"epoch/{key}": record[key] for key in EPOCH_METRICS}
+        runs = [self._children[variant]] if variant in self._children else []
+        if variant == self._main:
+            runs.append(self.run_id)
+        for run_id in runs:
+            mlflow.log_metrics(metrics, step=epoch, run_id=run_id)
+        self._logged_epochs.add((variant, epoch))
+
+    def finish(self, result: SceneTrainingResult) -> LoggedRun:
+        """Log the numbers, the artifacts and the model; register it as a new version."""
+        import mlflow
+
+        for variant in result.variants:
+            for record in variant.outcome.history:  # epochs trained before a resumption
+                if (variant.name, int(record["epoch"])) not in self._logged_epochs:
+                    self.epoch(variant.name, int(record["epoch"]), record)
+            if variant.name in self._children:
+                mlflow.log_metrics(_variant_metrics(variant), run_id=self._children[variant.name])
+        thresholds = result.decision_thresholds
+        _log_training(result)
+        mlflow.log_metrics({f"decision_threshold_{label}": t for label, t in thresholds.items()})
+        name = self._registered_model_name
+        version = _log_model(SceneClassifier.load(result.model_path), name, thresholds)
+        for key, value in (
+            ("dataset_rev", self._tags["dataset_rev"]),
+            ("git_commit", self._tags["git_commit"]),
+            (TRAINING_DATA_TAG, self._prepared.training_data),
+            (THRESHOLDS_KEY, json.dumps(thresholds, sort_keys=True)),
+        ):
+            self._client.set_model_version_tag(name, version, key, value)
+        logger.info("logged run %s, registered %s version %s", self.run_id, name, version)
+        return LoggedRun(run_id=self.run_id, model_uri=f"models:/{name}/{version}", version=version)
+
+
+@contextmanager
+def scene_run(
     params: TrainParams,
     prepared: PreparedDataset,
     *,
-    dataset_rev: str | None,
     tracking_uri: str,
+    registry: str,
+    dataset_rev: str | None = None,
     experiment: str = "scene",
     registered_model_name: str = REGISTERED_MODEL,
     artifact_location: str | None = None,
-) -> LoggedRun:
-    """Log one training run, register its model, and return the new model version.
+) -> Iterator[SceneRun]:
+    """Open the training's MLflow run before training, so its duration covers it.
 
     ``dataset_rev`` is the DVC tag of the labelled data (default: the one the prepared
-    dataset recorded, else ``unversioned``); ``artifact_location`` only matters when the
-    experiment is created here.
+    dataset recorded, else ``unversioned``), logged as the run's dataset input with
+    ``registry`` (the data registry) as its source; ``artifact_location`` only matters
+    when the experiment is created here. A failure inside leaves the run FAILED.
     """
     import mlflow
     from mlflow import MlflowClient
@@ -240,41 +357,23 @@ def log_scene_run(
     experiment_id = _experiment_id(
         client, experiment, artifact_location or default_artifact_location(tracking_uri)
     )
-    rev, commit = dataset_rev or prepared.dataset_rev or UNVERSIONED, git_commit()
-    thresholds = result.decision_thresholds
+    rev = dataset_rev or prepared.dataset_rev or UNVERSIONED
+    tags = {
+        "dataset_rev": rev,
+        "git_commit": git_commit(),
+        TRAINING_DATA_TAG: prepared.training_data,
+    }
+    main = modality_name(params.use_frames, params.use_audio)
+    dataset = training_dataset(prepared, rev, registry)
     with (
         _tracking_uri(tracking_uri),
         mlflow.start_run(
-            experiment_id=experiment_id,
-            run_name=f"{result.main.name}-{rev}",
-            tags={
-                "dataset_rev": rev,
-                "git_commit": commit,
-                "variant": result.main.name,
-                TRAINING_DATA_TAG: prepared.training_data,
-            },
+            experiment_id=experiment_id, run_name=f"{main}-{rev}", tags=tags | {"variant": main}
         ) as run,
     ):
-        _log_training(result, params, prepared)
-        mlflow.log_metrics({f"decision_threshold_{label}": t for label, t in thresholds.items()})
-        version = _log_model(
-            SceneClassifier.load(result.model_path), registered_model_name, thresholds
-        )
-    for key, value in (
-        ("dataset_rev", rev),
-        ("git_commit", commit),
-        (TRAINING_DATA_TAG, prepared.training_data),
-        (THRESHOLDS_KEY, json.dumps(thresholds, sort_keys=True)),
-    ):
-        client.set_model_version_tag(registered_model_name, version, key, value)
-    logger.info(
-        "logged run %s, registered %s version %s", run.info.run_id, registered_model_name, version
-    )
-    return LoggedRun(
-        run_id=run.info.run_id,
-        model_uri=f"models:/{registered_model_name}/{version}",
-        version=version,
-    )
+        mlflow.log_params(_run_params(params, prepared))
+        mlflow.log_input(dataset, context="training")
+        yield SceneRun(client, run, params, prepared, dataset, tags, registered_model_name)
 
 
 def register_scene_model(
@@ -309,29 +408,24 @@ def register_scene_model(
     return version
 
 
-def _log_training(
-    result: SceneTrainingResult, params: TrainParams, prepared: PreparedDataset
-) -> None:
-    """Params, per-epoch curves, final metrics, the ablation, the report and its plots."""
+def _variant_metrics(variant: VariantResult) -> dict[str, float]:
+    """One model's final numbers: validation metrics, best epoch and training time."""
+    epoch_seconds = [record["epoch_s"] for record in variant.outcome.history]
+    return variant.report.metrics(prefix="val_") | {
+        "best_epoch": float(variant.outcome.best_epoch),
+        "train_seconds": variant.outcome.seconds,
+        "epoch_seconds": float(np.mean(epoch_seconds)) if epoch_seconds else 0.0,
+    }
+
+
+def _log_training(result: SceneTrainingResult) -> None:
+    """The registered model's final metrics, the ablation, the report and its plots."""
     import mlflow
 
-    mlflow.log_params(_run_params(params, prepared))
-    outcome = result.main.outcome
-    for record in outcome.history:
-        mlflow.log_metrics(
-            {f"epoch/{key}": record[key] for key in ("train_loss", "val_loss", "val_f1")},
-            step=int(record["epoch"]),
-        )
     ablation = result.ablation_table()
-    epoch_seconds = [record["epoch_s"] for record in outcome.history]
     mlflow.log_metrics(
-        result.report.metrics(prefix="val_")
+        _variant_metrics(result.main)
         | {f"ablation_{row['variant']}_f1": row["val_f1"] for row in ablation}
-        | {
-            "best_epoch": float(outcome.best_epoch),
-            "train_seconds": outcome.seconds,
-            "epoch_seconds": float(np.mean(epoch_seconds)) if epoch_seconds else 0.0,
-        }
     )
     mlflow.log_dict({"variants": ablation}, "ablation.json")
     mlflow.log_text(ablation_markdown(ablation), "ablation.md")

@@ -17,6 +17,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,6 +57,7 @@ MODALITIES: dict[str, tuple[bool, bool]] = {
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 VariantEpochCallback = Callable[[str, int, dict[str, float]], None]
+VariantScope = Callable[[str], AbstractContextManager[object]]
 
 
 @dataclass(frozen=True)
@@ -477,11 +479,13 @@ def train_scene(
     params: TrainParams,
     out_dir: Path,
     on_epoch: VariantEpochCallback | None = None,
+    variant_scope: VariantScope | None = None,
 ) -> SceneTrainingResult:
     """Train the model ``params`` describe, plus frames-only and audio-only when it is fused.
 
     Each variant lives in ``out_dir/<variant>/`` (resumable on its own) and is scored on
-    the validation split; ``on_epoch(variant, epoch, record)`` follows every variant.
+    the validation split; ``on_epoch(variant, epoch, record)`` follows every variant, and
+    each variant trains inside ``variant_scope(variant)`` (its MLflow child run).
     """
     main = modality_name(params.use_frames, params.use_audio)
     names = [main, *(("frames", "audio") if params.ablation and params.fused else ())]
@@ -489,16 +493,17 @@ def train_scene(
     variants = []
     for name in names:
         use_frames, use_audio = MODALITIES[name]
-        outcome = train_model(
-            prepared,
-            params,
-            out_dir / name,
-            use_frames=use_frames,
-            use_audio=use_audio,
-            on_epoch=None if on_epoch is None else _for_variant(on_epoch, name),
-        )
-        model = SceneClassifier.load(outcome.model_path, map_location=device)
-        report = evaluate(model, prepared, "val", params)
+        with variant_scope(name) if variant_scope else nullcontext():
+            outcome = train_model(
+                prepared,
+                params,
+                out_dir / name,
+                use_frames=use_frames,
+                use_audio=use_audio,
+                on_epoch=None if on_epoch is None else _for_variant(on_epoch, name),
+            )
+            model = SceneClassifier.load(outcome.model_path, map_location=device)
+            report = evaluate(model, prepared, "val", params)
         logger.info("%s: val F1 %.4f, scene F1 %.4f", name, report.micro.f1, report.micro.scene_f1)
         variants.append(VariantResult(name, use_frames, use_audio, outcome, report))
     return SceneTrainingResult(main=variants[0], variants=tuple(variants))

@@ -80,7 +80,7 @@ def test_first_run_catalogues_items_and_quarantines_every_trap(
     assert summary["revision"] == "catalog/v1" and summary["changed"]
     versions = DataRegistry.from_settings(settings).versions("catalog")
     assert [v.tag for v in versions] == ["catalog/v1"]
-    report = Path(summary["summary"]["report"])
+    report = Path(summary["summary"]["validation"]["report"])
     assert report.is_file() and "not decodable" in report.read_text(encoding="utf-8")
     for item in manifest.items:
         row = catalog[catalog["sha256"] == item.sha256]
@@ -103,3 +103,25 @@ def test_second_run_downloads_nothing(site: tuple, first_run: FirstRun) -> None:
     assert not summary["changed"] and summary["revision"] == "catalog/v1"
     catalog = read_catalog(settings.catalog_path)
     assert (catalog["status"] != "vanished").all()
+
+
+def test_a_manual_run_crawls_only_the_sources_its_params_name(
+    site: tuple, first_run: FirstRun
+) -> None:
+    _, server, settings = site
+    server.reset_counters()
+    run_dag("catalog_ingest", settings, conf={"sources": ["inbox"]})
+    assert server.requests_for("/index.html") == server.requests_for("/sitemap.xml") == 0
+    assert set(last_run_summary(settings)["summary"]["merge"]["sources"]) == {"inbox"}
+
+
+def test_an_unknown_source_is_refused_by_name_before_anything_is_crawled(
+    site: tuple, first_run: FirstRun
+) -> None:
+    _, _, settings = site
+    before = read_catalog(settings.catalog_path)
+    with captured_output() as output, pytest.raises(RuntimeError, match="state 'failed'"):
+        run_dag("catalog_ingest", settings, conf={"sources": ["nowhere"]})
+    assert "unknown source 'nowhere':" in output.text
+    assert "names inbox, sample-site; choose among these" in output.text
+    pd.testing.assert_frame_equal(read_catalog(settings.catalog_path), before)

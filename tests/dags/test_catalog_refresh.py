@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 
-from ops.airflow_env import run_dag
+from ops.airflow_env import apply_airflow_environment, ensure_airflow_db, load_dag, run_dag
 from ops.index.build import index_store
 from ops.predictions.store import PredictionsStore
 from ops.settings import Settings
 from tests.support.airflow import asset_event_extras
+from tests.support.capture import captured_output
 
 pytestmark = pytest.mark.slow
 
@@ -43,3 +44,43 @@ def test_refresh_publishes_once_then_has_nothing_to_do(refresh_home: Settings) -
     again = index_store(refresh_home).current()
     assert again is not None and again.name == "v000001"
     assert len(asset_event_extras("index/search")) == 1
+
+
+def test_a_manual_run_plans_only_the_tasks_its_params_choose(refresh_home: Settings) -> None:
+    run = run_dag("catalog_refresh", refresh_home, conf={"tasks": ["shots"]})
+
+    assert _task_states(run)["publish"] == "success"
+    ledger = PredictionsStore(refresh_home).read_ledger()
+    assert set(ledger["task"]) == {"shots"} and len(ledger) == 4  # the 4 videos, no scene
+
+
+@pytest.mark.parametrize(
+    ("conf", "refusal"),
+    [
+        ({"tasks": ["faces"]}, "Invalid input for param tasks: 'faces' is not one of"),
+        (
+            {"tasks": ["shots"], "force": ["scene"]},
+            "params refused by RefreshParams: params: Value error, "
+            "force names scene, which tasks does not include",
+        ),
+    ],
+)
+def test_bad_params_are_refused_with_the_field_and_reason_before_anything_runs(
+    refresh_home: Settings, conf: dict[str, Any], refusal: str
+) -> None:
+    apply_airflow_environment(refresh_home)
+    ensure_airflow_db(refresh_home)
+    from airflow.sdk.definitions.param import ParamValidationError  # after the environment
+
+    with captured_output() as output:
+        try:
+            run = load_dag("catalog_refresh").test(run_conf=conf)
+        except ParamValidationError as error:  # the trigger form's check: nothing was run
+            refused, states = str(error), {}
+        else:
+            refused, states = "", _task_states(run)
+    assert refusal in refused + output.text
+    assert states.get("plan") in (None, "failed")
+    assert all(states.get(task) != "success" for task in ("infer", "merge", "build"))
+    assert PredictionsStore(refresh_home).store.current() is None
+    assert index_store(refresh_home).current() is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,47 @@ def test_labels_then_training_registers_and_promotes(
     assert str(client.get_model_version_by_alias("scene", "champion").version) == "1"
     latest = client.get_run(client.get_model_version("scene", "2").run_id)
     assert latest.data.tags["gate.decision"] == "refused"
+
+
+def test_a_manual_runs_params_reach_its_mlflow_run_and_bad_ones_run_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk.exceptions import ParamValidationError
+    from mlflow import MlflowClient
+
+    from ops.airflow_env import load_dag
+    from ops.dag_params import ParamsRefused
+    from ops.scene.params import TrainParams
+
+    params = tmp_path / "params.yaml"
+    params.write_text(SMALL)
+    monkeypatch.setenv("CINESCOPE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CINESCOPE_SCENE_PARAMS_FILE", str(params))
+    settings = Settings()
+    generate_demo_labels(settings, titles=6)
+    run_dag("scene_labels", settings)
+
+    with pytest.raises(ParamsRefused, match="at least one of use_frames and use_audio"):
+        run_dag("train_scene", settings, {"use_frames": False, "use_audio": False})
+    dag = load_dag("train_scene")
+    assert set(dag.params) == set(TrainParams.model_fields)  # the UI's trigger form
+    with pytest.raises(ParamValidationError, match="epochs"):  # Airflow checks the schema too
+        dag.test(run_conf={"epochs": 0})
+    assert not (scene_dir(settings) / "prepared").exists()
+
+    run_dag("train_scene", settings, {"epochs": 1, "lr": 0.002, "seed": 7, "ablation": True})
+
+    client = MlflowClient(settings.tracking_uri)
+    champion = client.get_model_version_by_alias("scene", "champion")
+    run = client.get_run(champion.run_id)
+    given = {"epochs": "1", "lr": "0.002", "seed": "7", "ablation": "True"}
+    assert {key: run.data.params[key] for key in given} == given
+    assert run.data.params["image_size"] == "32"  # the rest from the params file
+    dataset = run.inputs.dataset_inputs[0].dataset
+    assert (dataset.name, dataset.source_type) == ("labels/scene/v1", "dvc")
+    assert json.loads(dataset.source)["rev"] == "labels/scene/v1"
+    children = client.search_runs(
+        [run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'"
+    )
+    assert sorted(child.info.run_name for child in children) == ["audio", "both", "frames"]
+    assert all("val_f1" in child.data.metrics for child in children)

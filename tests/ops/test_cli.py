@@ -214,10 +214,18 @@ def test_a_garbage_index_pointer_is_a_clear_error_and_publish_repairs_it(
         "and so on)); kept versions: v000001, v000002. Repair: `cinescope index publish "
         "<version>` with one of the kept versions"
     )
-    for args in (["search", "harbour"], ["index", "versions"], ["index", "rollback"]):
+    for args in (
+        ["search", "harbour"],
+        ["index", "versions"],
+        ["index", "rollback"],
+        ["item", "clip-a"],
+        ["similar", "clip-a"],
+        ["lineage", "clip-a"],
+    ):
         result = runner.invoke(app, args)
-        assert result.exit_code == 1, result.output
-        assert said(problem) in said(result.output)
+        assert result.exit_code == 1, (args, result.output)
+        assert said(problem) in said(result.output), args
+        assert result.exception is None or isinstance(result.exception, SystemExit), args
     repaired = runner.invoke(app, ["index", "publish", "v000002"])
     assert repaired.exit_code == 0 and "live index: v000002" in repaired.output
     assert runner.invoke(app, ["search", "harbour"]).exit_code == 0
@@ -324,8 +332,10 @@ def test_search_filters_by_genre_mood_and_duration(published: Settings) -> None:
 
     assert total("--level", "item", "--min-duration-s", "3", "--max-duration-s", "5") == 2
     assert total("--max-duration-s", "3") == 0
-    assert total("--genre", "jazz") == 0
-    assert total("--mood", "calm") == 0
+    for option, value in (("--genre", "jazz"), ("--mood", "calm")):  # no model gave any yet
+        refused = runner.invoke(app, ["search", option, value])
+        assert refused.exit_code == 2, refused.output
+        assert f"unknown {option[2:]} '{value}'" in refused.output
 
 
 def test_lineage_of_an_item_not_in_the_index_fails(published: Settings) -> None:
@@ -364,3 +374,50 @@ def test_a_failed_json_command_keeps_stdout_empty(published: Settings) -> None:
     assert result.exit_code == 1
     assert result.stdout == ""
     assert "'nothing' is not in index" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("conf", "refusal"),
+    [
+        (
+            '{"tasks": ["faces"]}',
+            "catalog_refresh not triggered: params refused by RefreshParams: "
+            "tasks.0: Input should be 'scene' or 'shots'",
+        ),
+        ('{"forse": ["scene"]}', "forse: Extra inputs are not permitted"),
+        ("{tasks: 1}", "--conf is not JSON (Expecting property name enclosed in double quotes"),
+    ],
+)
+def test_trigger_refuses_bad_params_before_calling_airflow(
+    home: Settings, monkeypatch: pytest.MonkeyPatch, conf: str, refusal: str
+) -> None:
+    import ops.stack
+
+    def no_airflow(*args: object) -> None:
+        raise AssertionError("bad params reached the Airflow API")
+
+    monkeypatch.setattr(ops.stack, "AirflowApi", no_airflow)
+
+    result = runner.invoke(app, ["trigger", "catalog_refresh", "--conf", conf])
+
+    assert result.exit_code == 1
+    assert said(refusal) in said(result.output)
+
+
+def test_refresh_refuses_forcing_a_task_it_does_not_run(home: Settings) -> None:
+    result = runner.invoke(app, ["refresh", "--task", "shots", "--force", "scene"])
+
+    assert result.exit_code == 2
+    assert said("force names scene, which tasks does not include") in said(result.output)
+
+
+def test_dag_test_refuses_bad_params_before_airflow_starts(home: Settings) -> None:
+    conf = '{"use_frames": false, "use_audio": false}'
+    result = runner.invoke(app, ["dag", "test", "train_scene", "--conf", conf])
+
+    assert result.exit_code == 1
+    assert said(
+        "train_scene not run: params refused by TrainParams: params: Value error, "
+        "at least one of use_frames and use_audio must be true"
+    ) in said(result.output)
+    assert not home.airflow_home.exists()  # Airflow never started

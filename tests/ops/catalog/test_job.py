@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import ops.catalog.job as job
+from ops.catalog.results import CatalogValidation, CatalogVersion, MergeSummary
 from ops.datasets.registry import DataRegistry
 from ops.sample_site.media import make_image
 from ops.settings import Settings
@@ -50,7 +51,7 @@ def test_second_ingest_waits_so_no_revision_holds_unvalidated_rows(
     pool = ThreadPoolExecutor(max_workers=1)
     second: list[Any] = []
 
-    def merge(staged: list[Any], settings: Settings) -> dict[str, Any]:
+    def merge(staged: list[Any], settings: Settings) -> MergeSummary:
         merged = real_merge(staged, settings)
         if [s.source for s in staged] == ["bad"]:
             other_arrived.set()
@@ -61,11 +62,13 @@ def test_second_ingest_waits_so_no_revision_holds_unvalidated_rows(
         if phase.startswith("waiting for the catalog lock") and not done:
             other_arrived.set()
 
-    def version(settings: Settings, summary: dict[str, Any]) -> dict[str, Any]:
+    def version(
+        settings: Settings, merged: MergeSummary, validated: CatalogValidation
+    ) -> CatalogVersion:
         if not second:  # the first run: start the second ingest right before versioning
             second.append(pool.submit(job.run_ingest_job, ["bad"], settings, waiting))
             assert other_arrived.wait(SAFETY_WAIT_S)
-        result = real_version(settings, summary=summary)
+        result = real_version(settings, merged=merged, validated=validated)
         first_versioned.set()
         return result
 
@@ -76,10 +79,10 @@ def test_second_ingest_waits_so_no_revision_holds_unvalidated_rows(
     later = second[0].result(timeout=SAFETY_WAIT_S)
     pool.shutdown()
 
-    first_catalog = revision_catalog(settings, first["revision"])
+    first_catalog = revision_catalog(settings, first.revision)
     assert first_catalog["source"].tolist() == ["good"]
     assert first_catalog["status"].tolist() == ["ok"]
-    later_catalog = revision_catalog(settings, later["revision"]).set_index("source")
+    later_catalog = revision_catalog(settings, later.revision).set_index("source")
     assert later_catalog.loc["bad", "status"] == "quarantined"
     assert "not decodable" in later_catalog.loc["bad", "status_reason"]
-    assert later["counts"]["quarantined"] == 1 and later["counts"]["ok"] == 1
+    assert later.counts.quarantined == 1 and later.counts.ok == 1

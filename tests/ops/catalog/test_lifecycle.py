@@ -73,7 +73,14 @@ def stage(
         )
     write_frame(refused, refusals, QUARANTINE_SCHEMA)
     ids = [r["item_id"] for r in rows]
-    return StagedSource("inbox", "run", str(items), str(refusals), False, ids)
+    return StagedSource(
+        source="inbox",
+        run_id="run",
+        items_path=str(items),
+        refusals_path=str(refusals),
+        complete=False,
+        seen_item_ids=ids,
+    )
 
 
 def test_version_validates_rows_merged_after_the_last_validation(settings: Settings) -> None:
@@ -84,7 +91,7 @@ def test_version_validates_rows_merged_after_the_last_validation(settings: Setti
 
     result = version_catalog(settings)
 
-    assert result["counts"]["quarantined"] == 1
+    assert result.counts.quarantined == 1
     versioned = DataRegistry.from_settings(settings).latest("catalog")
     assert versioned is not None and versioned.metadata["counts"]["quarantined"] == 1
     status = read_catalog(settings.catalog_path).set_index("item_id")["status"]
@@ -103,8 +110,8 @@ def test_no_revision_when_nothing_changed(settings: Settings) -> None:
 
     again = version_catalog(settings)
 
-    assert first["changed"] and not again["changed"]
-    assert again["revision"] == first["revision"] == "catalog/v1"
+    assert first.changed and not again.changed
+    assert again.revision == first.revision == "catalog/v1"
 
 
 def test_every_count_comes_from_the_same_tables(settings: Settings) -> None:
@@ -118,9 +125,15 @@ def test_every_count_comes_from_the_same_tables(settings: Settings) -> None:
     validated = validate_catalog_step(settings)
     versioned = version_catalog(settings)
 
-    counts = validated["counts"]
-    assert counts == versioned["counts"]
-    assert counts == {"items": 4, "ok": 1, "quarantined": 3, "vanished": 0, "refused_urls": 1}
+    counts = validated.counts
+    assert counts == versioned.counts
+    assert counts.model_dump() == {
+        "items": 4,
+        "ok": 1,
+        "quarantined": 3,
+        "vanished": 0,
+        "refused_urls": 1,
+    }
     revision = DataRegistry.from_settings(settings).latest("catalog")
     assert revision is not None
     assert "4 items (1 ok, 3 quarantined, 0 vanished); 1 URLs refused" in revision.message

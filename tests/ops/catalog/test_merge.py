@@ -26,7 +26,15 @@ def row(item_id: str, sha: str | None, status: str = "new", **extra: Any) -> dic
 
 
 def staged(rows: list[dict[str, Any]], complete: bool = True) -> tuple[StagedSource, list]:
-    ref = StagedSource("web", "run", "", "", complete, [r["item_id"] for r in rows])
+    ids = [r["item_id"] for r in rows]
+    ref = StagedSource(
+        source="web",
+        run_id="run",
+        items_path="",
+        refusals_path="",
+        complete=complete,
+        seen_item_ids=ids,
+    )
     return ref, rows
 
 

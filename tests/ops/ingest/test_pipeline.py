@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from ops.ingest.crawl import Discovery, SiteCrawler
-from ops.ingest.pipeline import ingest_source
+from ops.ingest.pipeline import ingest_source, list_source_names
+from ops.ingest.sources import SourceConfigError
 from ops.settings import Settings
 
 
@@ -39,3 +40,23 @@ def test_a_source_that_fails_as_a_whole_is_staged_incomplete_with_its_reason(
             "its items are kept as they were",
         }
     ]
+
+
+def test_the_chosen_sources_are_crawled_and_an_unknown_one_is_refused_by_name(
+    tmp_path: Path,
+) -> None:
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        "sources:\n"
+        f"  - {{name: inbox, kind: local, path: {tmp_path}}}\n"
+        f"  - {{name: attic, kind: local, path: {tmp_path}}}\n"
+    )
+    settings = Settings(home=tmp_path / "home", sources_file=sources)
+
+    assert list_source_names(settings) == ["attic", "inbox"]
+    assert list_source_names(settings, ["inbox"]) == ["inbox"]
+    with pytest.raises(SourceConfigError) as refused:
+        list_source_names(settings, ["inbox", "cellar"])
+    assert str(refused.value) == (
+        f"unknown source 'cellar': {sources} names attic, inbox; choose among these"
+    )

@@ -21,6 +21,7 @@ from ops.refresh.job import (
     refresh_lock_path,
     run_refresh,
 )
+from ops.refresh.results import RefreshOutcome
 from ops.sample_site.media import make_video
 from ops.settings import Settings
 from tests.support.refresh import CatalogEditor, RegisterVersion
@@ -34,7 +35,7 @@ def live_versions(settings: Settings) -> tuple[str | None, str | None]:
 
 def test_first_refresh_publishes_and_the_second_processes_nothing(refresh_home: Settings) -> None:
     first = run_refresh("run-1", refresh_home)
-    assert first["published"] and first["plan"]["items_planned"] == 9  # 4 videos x 2 + image
+    assert first.published and first.plan.items_planned == 9  # 4 videos x 2 + image
     assert live_versions(refresh_home) == ("v000001", "v000001")
     with closing(PublishedIndex.open(refresh_home)) as index:
         page = index.search(SearchQuery(q="clip"))
@@ -44,10 +45,10 @@ def test_first_refresh_publishes_and_the_second_processes_nothing(refresh_home: 
         assert {entry["task"] for entry in found["lineage"]} == {"scene", "shots"}
 
     second = run_refresh("run-2", refresh_home)
-    assert second["plan"]["items_planned"] == 0
-    assert second["plan"]["summary"].startswith("nothing to do")
-    assert not second["published"]
-    assert "catalog unchanged since index v000001" in second["reason"]
+    assert second.plan.items_planned == 0
+    assert second.plan.summary.startswith("nothing to do")
+    assert second.published is None and second.reason is not None
+    assert "catalog unchanged since index v000001" in second.reason
     assert live_versions(refresh_home) == ("v000001", "v000001")
 
 
@@ -57,8 +58,8 @@ def test_a_metadata_change_rebuilds_the_index_without_inference(
     run_refresh("run-1", refresh_home)
     catalog.update("clip-c", title="Lighthouse at Dawn")
     again = run_refresh("run-2", refresh_home)
-    assert again["plan"]["items_planned"] == 0
-    assert again["published"]
+    assert again.plan.items_planned == 0
+    assert again.published
     assert live_versions(refresh_home) == ("v000002", "v000001")
     with closing(PublishedIndex.open(refresh_home)) as index:
         assert [
@@ -88,7 +89,7 @@ def test_a_refresh_whose_only_change_is_a_removal_publishes_an_index_without_it(
     run_refresh("run-1", refresh_home)
     catalog.write([row for row in catalog.rows() if row["item_id"] != "clip-d"])
     again = run_refresh("run-2", refresh_home)
-    assert again["plan"]["items_planned"] == 0 and again["published"]
+    assert again.plan.items_planned == 0 and again.published
     assert live_versions(refresh_home) == ("v000002", "v000002")
     with closing(PublishedIndex.open(refresh_home)) as index:
         assert index.item("clip-d") is None
@@ -126,8 +127,8 @@ def test_a_second_refresh_while_one_runs_is_refused_and_the_first_publishes_a_wh
         build_backend(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(build_module, "_build_backend", paused_build)
-    first: dict[str, object] = {}
-    thread = threading.Thread(target=lambda: first.update(run_refresh("run-1", refresh_home)))
+    first: list[RefreshOutcome] = []
+    thread = threading.Thread(target=lambda: first.append(run_refresh("run-1", refresh_home)))
     thread.start()
     building.wait()
     with pytest.raises(LockHeld) as refused:
@@ -139,7 +140,7 @@ def test_a_second_refresh_while_one_runs_is_refused_and_the_first_publishes_a_wh
         f"since {str(refused.value).split('since ')[1].split(';')[0]}; "
         f"lock {refresh_lock_path(refresh_home)}). Wait for it to finish, then run again."
     )
-    assert first["published"] and live_versions(refresh_home) == ("v000001", "v000001")
+    assert first[0].published and live_versions(refresh_home) == ("v000001", "v000001")
     live = index_store(refresh_home).current()
     assert live is not None and live.problems() == []
     assert set(live.manifest()["files"]) >= {"search.sqlite", "documents.parquet", "vectors.faiss"}
@@ -150,8 +151,8 @@ def test_a_damaged_live_index_is_rebuilt_not_trusted(refresh_home: Settings) -> 
     sqlite = index_store(refresh_home).get("v000001").path / "search.sqlite"
     sqlite.write_bytes(sqlite.read_bytes()[:4096])
     again = run_refresh("run-2", refresh_home)
-    assert again["published"] and again["index_version"] == "v000002"
-    assert again["plan"]["rebuild_reason"] == (
+    assert again.published and again.published.index_version == "v000002"
+    assert again.plan.rebuild_reason == (
         f"the live index v000001 is damaged ({sqlite} is 4096 bytes, its manifest says "
         f"{index_store(refresh_home).get('v000001').manifest()['files']['search.sqlite']['bytes']}"
         " (truncated or changed since it was sealed))"
@@ -204,7 +205,7 @@ def test_labels_of_a_stand_in_model_are_withheld_and_said_so_unless_allowed(
     allowed = refresh_home.model_copy(update={"publish_standin_labels": True})
     lines.clear()
     again = run_refresh("run-2", allowed, report=lines.append)
-    assert again["published"], "allowing stand-in labels rebuilds the index"
+    assert again.published, "allowing stand-in labels rebuilds the index"
     assert not [line for line in lines if line.startswith("withheld")]
     with closing(PublishedIndex.open(allowed)) as index:
         found = index.item("clip-b")

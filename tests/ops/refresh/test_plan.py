@@ -11,6 +11,7 @@ import pytest
 
 from ops.catalog.store import read_catalog
 from ops.refresh.plan import (
+    NOT_CHOSEN,
     RefreshPlan,
     catalog_digest,
     load_plan,
@@ -18,7 +19,8 @@ from ops.refresh.plan import (
     plan_refresh,
     run_folder,
 )
-from ops.refresh.tasks import current_model
+from ops.refresh.results import TASK_NAMES, RefreshParams
+from ops.refresh.tasks import TASKS, current_model
 from ops.settings import Settings
 from ops.versioned import Version
 
@@ -102,6 +104,32 @@ def test_nothing_to_infer_but_removals_still_need_a_merge(
     plan = plan_refresh(refresh_home, "run-2")
     assert plan.shards == [] and plan.removed == ["clip-d"] and not plan.nothing_to_do
     assert plan.summary.startswith("nothing to infer: 4 items up to date for scene (v1)")
+
+
+def test_only_the_chosen_tasks_are_planned(refresh_home: Settings) -> None:
+    plan = plan_refresh(refresh_home, "run-1", RefreshParams(tasks=["shots"]))
+    assert {shard["task"] for shard in plan.shards} == {"shots"}
+    assert plan.skipped == {"scene": NOT_CHOSEN} and set(plan.models) == {"shots"}
+    assert plan.summary.endswith(f"; scene: {NOT_CHOSEN}")
+
+
+def test_a_forced_task_plans_its_up_to_date_items_again(
+    refresh_home: Settings, refresh: RunRefresh
+) -> None:
+    refresh(refresh_home, "run-1")
+    plan = plan_refresh(refresh_home, "run-2", RefreshParams(force=["scene"]))
+    planned = {item for shard in plan.shards if shard["task"] == "scene" for item in shard["items"]}
+    assert planned == {"clip-a", "clip-b", "clip-c", "clip-d", "still"}
+    assert {shard["task"] for shard in plan.shards} == {"scene"}  # shots: still up to date
+
+
+def test_refresh_task_names_are_the_registered_tasks() -> None:
+    assert set(TASK_NAMES) == set(TASKS)
+
+
+def test_forcing_a_task_that_is_not_chosen_is_refused() -> None:
+    with pytest.raises(ValueError, match="force names scene, which tasks does not include"):
+        RefreshParams(tasks=["shots"], force=["scene"])
 
 
 def test_a_task_without_champion_is_skipped_with_a_message(home: Settings, catalog: Any) -> None:

@@ -25,15 +25,17 @@ from ops.scene.prepare import PreparedDataset
 from ops.scene.segmentor import Segmentor
 from ops.scene.tracking import (
     CHAMPION_ALIAS,
+    LoggedRun,
     ModelProvenance,
     default_artifact_location,
     git_commit,
     load_champion,
     load_scene_model,
-    log_scene_run,
     model_provenance,
     promote_if_better,
     register_scene_model,
+    scene_run,
+    training_dataset,
 )
 from ops.scene.train import MODALITIES, SceneTrainingResult, TrainOutcome, VariantResult
 
@@ -99,6 +101,31 @@ def training_result(root: Path, prepared: PreparedDataset, seed: int = 0) -> Sce
     return SceneTrainingResult(main=variants[0], variants=variants)
 
 
+def log_scene_run(
+    result: SceneTrainingResult,
+    prepared: PreparedDataset,
+    *,
+    tracking_uri: str,
+    registered_model_name: str,
+    dataset_rev: str | None = None,
+) -> LoggedRun:
+    """What ``train_step`` does around ``train_scene``: the run opens first, each variant
+    trains in its child run and reports its epochs as they end, then the model is logged."""
+    with scene_run(
+        PARAMS,
+        prepared,
+        tracking_uri=tracking_uri,
+        registry="/data/registry",
+        dataset_rev=dataset_rev,
+        registered_model_name=registered_model_name,
+    ) as run:
+        for variant in result.variants:
+            with run.variant(variant.name):
+                for record in variant.outcome.history:
+                    run.epoch(variant.name, int(record["epoch"]), record)
+        return run.finish(result)
+
+
 @pytest.fixture(scope="module")
 def logged(
     tmp_path_factory: pytest.TempPathFactory, tracking_uri: str
@@ -108,7 +135,6 @@ def logged(
     result = training_result(root, prepared)
     run = log_scene_run(
         result,
-        PARAMS,
         prepared,
         dataset_rev="labels/scene/v3",
         tracking_uri=tracking_uri,
@@ -206,6 +232,78 @@ def test_model_is_registered_with_signature_and_reloads_identically(
     assert signature is not None
     assert signature.inputs.input_names() == ["frames", "audio"]
     assert signature.inputs.inputs[0].shape == (-1, 1, 3, 32, 32)
+
+
+def test_the_training_data_is_the_runs_dataset_input_sourced_by_its_dvc_revision(
+    logged: tuple[Any, SceneTrainingResult], client: MlflowClient, tmp_path: Path
+) -> None:
+    run, _ = logged
+    inputs = client.get_run(run.run_id).inputs.dataset_inputs
+    assert len(inputs) == 1
+    dataset = inputs[0].dataset
+    assert dataset.name == "labels/scene/v3"
+    assert dataset.source_type == "dvc"
+    assert json.loads(dataset.source) == {"rev": "labels/scene/v3", "registry": "/data/registry"}
+    assert {tag.key: tag.value for tag in inputs[0].tags}["mlflow.data.context"] == "training"
+    # a content digest: the same segments prepared under another data root digest the same
+    elsewhere = training_dataset(prepared_dataset(tmp_path), "labels/scene/v3", "/data/registry")
+    assert dataset.digest == elsewhere.digest
+
+
+def test_each_model_of_the_ablation_is_a_child_run_with_its_own_numbers(
+    logged: tuple[Any, SceneTrainingResult], client: MlflowClient
+) -> None:
+    run, result = logged
+    parent = client.get_run(run.run_id)
+    children = client.search_runs(
+        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{run.run_id}'"
+    )
+    by_name = {child.info.run_name: child for child in children}
+    assert sorted(by_name) == ["audio", "both", "frames"]
+    for variant in result.variants:
+        child = by_name[variant.name]
+        assert child.data.tags["variant"] == variant.name
+        assert child.data.params["use_frames"] == str(variant.use_frames)
+        assert child.data.params["use_audio"] == str(variant.use_audio)
+        assert child.data.metrics["val_f1"] == pytest.approx(variant.report.micro.f1)
+        curve = client.get_metric_history(child.info.run_id, "epoch/val_f1")
+        assert [(point.step, point.value) for point in curve] == [(1, 0.5), (2, 0.75)]
+        assert child.inputs.dataset_inputs[0].dataset.name == "labels/scene/v3"
+        assert child.info.status == "FINISHED"
+
+
+def test_the_run_is_open_while_training_and_a_failed_training_registers_nothing(
+    tmp_path: Path,
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    prepared = prepared_dataset(tmp_path, dataset_rev="labels/scene/v1")
+    with (
+        pytest.raises(RuntimeError, match="out of memory"),
+        scene_run(PARAMS, prepared, tracking_uri=uri, registry="/r") as run,
+        run.variant("both"),
+    ):
+        assert client.get_run(run.run_id).info.status == "RUNNING"
+        run.epoch("both", 1, {"train_loss": 0.9, "val_loss": 0.8, "val_f1": 0.5})
+        raise RuntimeError("CUDA out of memory")
+    failed = client.get_run(run.run_id)
+    assert failed.info.status == "FAILED"
+    assert failed.data.metrics["epoch/val_f1"] == 0.5  # logged as training went
+    assert client.search_registered_models() == []
+
+
+def test_epochs_trained_before_a_resumption_still_reach_the_new_run(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    prepared = prepared_dataset(tmp_path, dataset_rev="labels/scene/v1")
+    result = training_result(tmp_path, prepared)
+    with scene_run(PARAMS, prepared, tracking_uri=uri, registry="/r") as run:
+        for variant in result.variants:
+            with run.variant(variant.name):  # resumed after epoch 1: only epoch 2 trains here
+                run.epoch(variant.name, 2, variant.outcome.history[1])
+        run.finish(result)
+    curve = client.get_metric_history(run.run_id, "epoch/val_f1")
+    assert sorted((point.step, point.value) for point in curve) == [(1, 0.5), (2, 0.75)]
 
 
 def register_version(client: MlflowClient, name: str, f1: float, dataset_rev: str) -> str:
@@ -313,7 +411,6 @@ def test_load_champion_returns_the_promoted_model(
     result = training_result(tmp_path, prepared, seed=3)
     run = log_scene_run(
         result,
-        PARAMS,
         prepared,
         dataset_rev=None,  # the prepared dataset's own revision is used
         tracking_uri=tracking_uri,
