@@ -13,7 +13,8 @@ export DVC_NO_ANALYTICS := 1
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	# setuptools warns on every editable install that ops/ and models/ sit in the working tree (they must).
+	PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	# PySceneDetect (benchmark baseline) depends on the GUI OpenCV build; keep the headless one.
 	$(PY) -m pip install --quiet --no-deps scenedetect==0.7.2
 	$(PY) -m ops.warmup

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from ops.airflow_env import airflow_environment
 from ops.settings import REPO_ROOT, Settings
 
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -15,6 +19,16 @@ pytest_plugins = ("tests.support.refresh",)
 
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+# Airflow reads its configuration once, when first imported. Point it at one Airflow home
+# for the whole session before any test imports it (building a Param does), so every
+# in-process DAG run, in whatever order the tests run, uses a database that gets migrated.
+_SESSION_AIRFLOW = Settings(home=Path(tempfile.mkdtemp(prefix="cinescope-airflow-")))
+atexit.register(shutil.rmtree, _SESSION_AIRFLOW.home, ignore_errors=True)
+_SESSION_AIRFLOW.airflow_home.mkdir(parents=True)
+os.environ.update(
+    {k: v for k, v in airflow_environment(_SESSION_AIRFLOW).items() if k.startswith("AIRFLOW")}
+)
 
 
 @pytest.fixture
