@@ -19,7 +19,7 @@ import pandas as pd
 from rich.table import Table
 
 from ops.catalog.counts import catalog_counts, quarantine_view
-from ops.catalog.lifecycle import last_run_summary
+from ops.catalog.lifecycle import last_catalog_version
 from ops.catalog.store import read_catalog, read_quarantine
 from ops.console import catalog_table, console, kinds_table, quarantine_table, stats_table
 from ops.sample_site.check import check_traps, traps_table
@@ -82,7 +82,7 @@ def run_demo(settings: Settings) -> int:
         server.stop()
     if not ok:
         return 1
-    _print_ingest(settings, manifest, server.base_url)
+    print_ingest(settings, manifest, server.base_url)
     return _train_scene_demo(settings)
 
 
@@ -208,30 +208,29 @@ def _common_tag(catalog: pd.DataFrame) -> str:
     return str(tags.value_counts().index[0]) if not tags.empty else "the"
 
 
-def _print_ingest(settings: Settings, manifest: object, base_url: str) -> None:
+def print_ingest(settings: Settings, manifest: object, base_url: str) -> None:
     catalog = read_catalog(settings.catalog_path)
     quarantine = read_quarantine(settings.quarantine_path)
     counts = catalog_counts(catalog, quarantine)
-    run = last_run_summary(settings)
-    summary = run.get("summary", {})
+    run = last_catalog_version(settings)
     console.print(kinds_table(catalog))
     console.print(catalog_table(catalog))
     console.print(quarantine_table(quarantine_view(catalog, quarantine), counts))
     results = check_traps(manifest, catalog, quarantine, base_url)  # type: ignore[arg-type]
     console.print(traps_table(results))
-    for name, stats in summary.get("merge", {}).get("sources", {}).items():
-        downloaded = stats["downloaded_bytes"]
-        if stats["new"] == 0 and downloaded == 0:
+    merged = run.summary.merge if run else None
+    for name, stats in (merged.sources if merged else {}).items():
+        if stats.new == 0 and stats.downloaded_bytes == 0:
             console.print(
-                f"source {name}: nothing downloaded, {stats['not_modified']} items "
-                f"unchanged (HTTP 304), {stats['pages_not_modified']} pages unchanged"
+                f"source {name}: nothing downloaded, {stats.not_modified} items "
+                f"unchanged (HTTP 304), {stats.pages_not_modified} pages unchanged"
             )
         else:
             console.print(
                 stats_table(
                     f"source {name}",
                     {
-                        k: stats[k]
+                        k: getattr(stats, k)
                         for k in (
                             "discovered",
                             "new",
@@ -244,13 +243,12 @@ def _print_ingest(settings: Settings, manifest: object, base_url: str) -> None:
                     },
                 )
             )
-    validation = summary.get("statistics", {})
+    validation = run.summary.validation if run else None
     if validation:
-        console.print(f"validation report: {summary.get('report')}")
-    change = "new revision" if run.get("changed") else "no change; current revision"
-    console.print(
-        f"DVC data registry: {change} [bold]{run.get('revision')}[/] (cinescope datasets list)"
-    )
+        console.print(f"validation report: {validation.report}")
+    change = "new revision" if run and run.changed else "no change; current revision"
+    revision = run.revision if run else None
+    console.print(f"DVC data registry: {change} [bold]{revision}[/] (cinescope datasets list)")
     failed = [r for r in results if not r.ok]
     if failed:
         console.print(f"[red]{len(failed)} trap(s) not handled as expected[/]")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -125,7 +123,9 @@ def version_catalog(
     return result
 
 
-def last_run_summary(settings: Settings) -> dict[str, Any]:
-    """What the last ingest run did (written by :func:`version_catalog`)."""
+def last_catalog_version(settings: Settings) -> CatalogVersion | None:
+    """What the last ingest run did (written by :func:`version_catalog`), if one ran."""
     path = settings.reports_dir / "ingest" / "latest.json"
-    return dict(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else {}
+    if not path.is_file():
+        return None
+    return CatalogVersion.model_validate_json(path.read_text(encoding="utf-8"))

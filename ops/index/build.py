@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ops.catalog.lifecycle import last_run_summary
+from ops.catalog.lifecycle import last_catalog_version
 from ops.catalog.store import read_catalog, write_frame
 from ops.index.documents import build_documents, item_vectors, scene_segmentor
 from ops.index.provenance import label_policy
@@ -89,7 +89,7 @@ def build_index_version(settings: Settings, predictions_version: str | None = No
         manifest: dict[str, Any] = {
             "predictions_version": source_name,
             "catalog_digest": catalog_digest(catalog),
-            "catalog_revision": last_run_summary(settings).get("revision"),
+            "catalog_revision": getattr(last_catalog_version(settings), "revision", None),
             "backend": settings.search_backend,
             "postgres_schema": schema,
             "documents": len(documents),

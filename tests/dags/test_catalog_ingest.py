@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
 
 from ops.airflow_env import run_dag
-from ops.catalog.lifecycle import last_run_summary
+from ops.catalog.lifecycle import last_catalog_version
+from ops.catalog.results import CatalogVersion
 from ops.catalog.store import read_catalog, read_quarantine
 from ops.datasets.registry import DataRegistry
 from ops.sample_site.check import check_traps
@@ -44,7 +44,7 @@ class FirstRun:
     logged: str
     catalog: pd.DataFrame
     quarantine: pd.DataFrame
-    summary: dict[str, Any]
+    summary: CatalogVersion | None
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def first_run(site: tuple) -> FirstRun:
         logged=output.text,
         catalog=read_catalog(settings.catalog_path),
         quarantine=read_quarantine(settings.quarantine_path),
-        summary=last_run_summary(settings),
+        summary=last_catalog_version(settings),
     )
 
 
@@ -77,14 +77,30 @@ def test_first_run_catalogues_items_and_quarantines_every_trap(
     assert quarantine["reason"].str.len().min() > 0
 
     summary = first_run.summary
-    assert summary["revision"] == "catalog/v1" and summary["changed"]
+    assert summary is not None
+    assert summary.revision == "catalog/v1" and summary.changed
     versions = DataRegistry.from_settings(settings).versions("catalog")
     assert [v.tag for v in versions] == ["catalog/v1"]
-    report = Path(summary["summary"]["validation"]["report"])
+    assert summary.summary.validation is not None
+    report = Path(summary.summary.validation.report)
     assert report.is_file() and "not decodable" in report.read_text(encoding="utf-8")
     for item in manifest.items:
         row = catalog[catalog["sha256"] == item.sha256]
         assert len(row) == 1 and row.iloc[0]["title"] == item.title
+
+
+def test_the_demo_prints_the_run_with_its_validation_report_and_revision(
+    site: tuple, first_run: FirstRun
+) -> None:
+    from ops.console import console
+    from ops.demo import print_ingest
+
+    manifest, server, settings = site
+    with console.capture() as captured:
+        print_ingest(settings, manifest, server.base_url)
+    printed = captured.get()
+    assert "validation report:" in printed
+    assert "catalog/v1" in printed and "trap(s) not handled" not in printed
 
 
 def test_catalog_asset_event_carries_the_revision(first_run: FirstRun) -> None:
@@ -96,11 +112,12 @@ def test_second_run_downloads_nothing(site: tuple, first_run: FirstRun) -> None:
     _, server, settings = site
     server.reset_counters()
     run_dag("catalog_ingest", settings)
-    summary = last_run_summary(settings)
-    stats = summary["summary"]["merge"]["sources"]["sample-site"]
-    assert stats["new"] == 0 and stats["downloaded_bytes"] == 0
-    assert stats["not_modified"] > 0 and stats["pages_not_modified"] == stats["pages_fetched"]
-    assert not summary["changed"] and summary["revision"] == "catalog/v1"
+    summary = last_catalog_version(settings)
+    assert summary is not None and summary.summary.merge is not None
+    stats = summary.summary.merge.sources["sample-site"]
+    assert stats.new == 0 and stats.downloaded_bytes == 0
+    assert stats.not_modified > 0 and stats.pages_not_modified == stats.pages_fetched
+    assert not summary.changed and summary.revision == "catalog/v1"
     catalog = read_catalog(settings.catalog_path)
     assert (catalog["status"] != "vanished").all()
 
@@ -112,7 +129,9 @@ def test_a_manual_run_crawls_only_the_sources_its_params_name(
     server.reset_counters()
     run_dag("catalog_ingest", settings, conf={"sources": ["inbox"]})
     assert server.requests_for("/index.html") == server.requests_for("/sitemap.xml") == 0
-    assert set(last_run_summary(settings)["summary"]["merge"]["sources"]) == {"inbox"}
+    summary = last_catalog_version(settings)
+    assert summary is not None and summary.summary.merge is not None
+    assert set(summary.summary.merge.sources) == {"inbox"}
 
 
 def test_an_unknown_source_is_refused_by_name_before_anything_is_crawled(

@@ -24,19 +24,23 @@ SMALL = """scene:
 """
 
 
-def test_labels_then_training_registers_and_promotes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from mlflow import MlflowClient
-
+@pytest.fixture
+def labelled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A data root with small training params and a versioned generated dataset."""
     params = tmp_path / "params.yaml"
     params.write_text(SMALL)
     monkeypatch.setenv("CINESCOPE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("CINESCOPE_SCENE_PARAMS_FILE", str(params))
     settings = Settings()
     generate_demo_labels(settings, titles=6)
-
     run_dag("scene_labels", settings)
+    return settings
+
+
+def test_labels_then_training_registers_and_promotes(labelled: Settings) -> None:
+    from mlflow import MlflowClient
+
+    settings = labelled
     run_dag("train_scene", settings)
 
     client = MlflowClient(settings.tracking_uri)
@@ -56,7 +60,7 @@ def test_labels_then_training_registers_and_promotes(
 
 
 def test_a_manual_runs_params_reach_its_mlflow_run_and_bad_ones_run_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    labelled: Settings,
 ) -> None:
     from airflow.sdk.exceptions import ParamValidationError
     from mlflow import MlflowClient
@@ -65,13 +69,7 @@ def test_a_manual_runs_params_reach_its_mlflow_run_and_bad_ones_run_nothing(
     from ops.dag_params import ParamsRefused
     from ops.scene.params import TrainParams
 
-    params = tmp_path / "params.yaml"
-    params.write_text(SMALL)
-    monkeypatch.setenv("CINESCOPE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("CINESCOPE_SCENE_PARAMS_FILE", str(params))
-    settings = Settings()
-    generate_demo_labels(settings, titles=6)
-    run_dag("scene_labels", settings)
+    settings = labelled
 
     with pytest.raises(ParamsRefused, match="at least one of use_frames and use_audio"):
         run_dag("train_scene", settings, {"use_frames": False, "use_audio": False})
