@@ -326,6 +326,13 @@ class SceneRun:
             (THRESHOLDS_KEY, json.dumps(thresholds, sort_keys=True)),
         ):
             self._client.set_model_version_tag(name, version, key, value)
+        described = version_description(
+            self._tags["dataset_rev"], self._prepared.training_data, result
+        )
+        self._client.update_model_version(name, version, description=described)
+        self._client.set_tag(self.run_id, "mlflow.note.content", described)
+        if not self._client.get_registered_model(name).description:
+            self._client.update_registered_model(name, description=REGISTERED_DESCRIPTION)
         logger.info("logged run %s, registered %s version %s", self.run_id, name, version)
         return LoggedRun(run_id=self.run_id, model_uri=f"models:/{name}/{version}", version=version)
 
@@ -406,6 +413,32 @@ def register_scene_model(
     if champion:
         client.set_registered_model_alias(registered_model_name, CHAMPION_ALIAS, version)
     return version
+
+
+REGISTERED_DESCRIPTION = (
+    "Scene types per 1-s segment from still frames and audio (after Ziai, 'Detecting "
+    "Kissing Scenes in a Database of Hollywood Films'). Refresh uses the version under "
+    "alias `champion`; each version's description says what it was trained on and how "
+    "it scored."
+)
+
+
+def version_description(dataset_rev: str, training_data: str, result: SceneTrainingResult) -> str:
+    """What the MLflow UI shows on a version's and its run's page, so two versions compare
+    at a glance: the data (and whether it is a stand-in), the scores, the thresholds."""
+    micro = result.report.micro
+    standin = (
+        " — a generated stand-in: its labels are withheld outside the demo"
+        if training_data == "generated"
+        else ""
+    )
+    thresholds = ", ".join(f"{k} {v:.3f}" for k, v in sorted(result.decision_thresholds.items()))
+    return (
+        f"Trained on `{dataset_rev}` ({training_data} data{standin}), model "
+        f"`{result.main.name}`. Validation: F1 {micro.f1:.3f}, precision {micro.precision:.3f}, "
+        f"recall {micro.recall:.3f}, scene F1 {micro.scene_f1:.3f}. "
+        f"Decision thresholds: {thresholds or 'none'}."
+    )
 
 
 def _variant_metrics(variant: VariantResult) -> dict[str, float]:

@@ -195,6 +195,17 @@ def test_run_and_version_record_the_training_data_and_the_chosen_threshold(
     assert Model.load(local).metadata["decision_thresholds"] == result.decision_thresholds
 
 
+def test_the_version_and_its_run_describe_their_data_and_scores(
+    logged: tuple[Any, SceneTrainingResult], client: MlflowClient
+) -> None:
+    run, result = logged
+    described = client.get_model_version("scene-logged", run.version).description
+    assert "`labels/scene/v3` (generated data — a generated stand-in" in described
+    assert f"F1 {result.report.micro.f1:.3f}" in described and "kiss 0.900" in described
+    assert client.get_run(run.run_id).data.tags["mlflow.note.content"] == described
+    assert "champion" in client.get_registered_model("scene-logged").description
+
+
 def test_artifacts_land_beside_the_sqlite_database(
     logged: tuple[Any, SceneTrainingResult], client: MlflowClient, tracking_uri: str
 ) -> None:
