@@ -7,6 +7,7 @@ import sys
 
 BENCHMARKS = (
     "benchmarks.ingest",
+    "benchmarks.decompression",
     "benchmarks.shots",
     "benchmarks.scene_inference",
     "benchmarks.refresh",
