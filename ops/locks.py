@@ -20,6 +20,10 @@ from pathlib import Path
 class LockHeld(RuntimeError):
     """Another process (or thread) holds the lock; the message says which and what to do."""
 
+    def __init__(self, message: str, holder: str = "unknown holder") -> None:
+        super().__init__(message)
+        self.holder = holder
+
 
 def process_alive(pid_text: str) -> bool:
     """Whether the process with this id (text, as recorded in a file name) still runs."""
@@ -63,7 +67,8 @@ def exclusive(path: Path, purpose: str, *, wait: bool = False) -> Iterator[None]
             holder = path.read_text(encoding="utf-8").strip() or "unknown holder"
             raise LockHeld(
                 f"{purpose} refused: another one is running ({holder}; lock {path}). "
-                "Wait for it to finish, then run again."
+                "Wait for it to finish, then run again.",
+                holder,
             ) from None
         since = datetime.now(UTC).isoformat(timespec="seconds")
         os.ftruncate(descriptor, 0)

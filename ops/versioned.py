@@ -75,11 +75,12 @@ class Version:
         found = []
         for name, expected in self.manifest().get("files", {}).items():
             path = self.path / name
-            if not path.is_file():
+            size = path.stat().st_size if path.is_file() else None
+            if size is None:
                 found.append(f"{path} is missing")
-            elif path.stat().st_size != expected["bytes"]:
+            elif size != expected["bytes"]:
                 found.append(
-                    f"{path} is {path.stat().st_size} bytes, its manifest says "
+                    f"{path} is {size} bytes, its manifest says "
                     f"{expected['bytes']} (truncated or changed since it was sealed)"
                 )
             elif checksums and _sha256(path) != expected["sha256"]:
@@ -266,8 +267,5 @@ def _builder_alive(version: Version) -> bool:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -60,11 +60,11 @@ def validate_catalog_step(
     )
 
 
-def _snapshot(settings: Settings, folder: Path) -> dict[str, Path]:
+def _snapshot(catalog: pd.DataFrame, quarantine: pd.DataFrame, folder: Path) -> dict[str, Path]:
     """Write the versioned form of the tables (volatile columns dropped) into ``folder``."""
     tables = {
-        "catalog.parquet": (read_catalog(settings.catalog_path), ITEM_SCHEMA),
-        "quarantine.parquet": (read_quarantine(settings.quarantine_path), QUARANTINE_SCHEMA),
+        "catalog.parquet": (catalog, ITEM_SCHEMA),
+        "quarantine.parquet": (quarantine, QUARANTINE_SCHEMA),
     }
     files = {}
     for name, (frame, schema) in tables.items():
@@ -97,9 +97,10 @@ def version_catalog(
             validated = validate_catalog_step(settings)
         summary = RunSummary(merge=merged, validation=validated)
         catalog = read_catalog(settings.catalog_path)
-        counts = catalog_counts(catalog, read_quarantine(settings.quarantine_path))
+        quarantine = read_quarantine(settings.quarantine_path)
+        counts = catalog_counts(catalog, quarantine)
         with tempfile.TemporaryDirectory(dir=settings.home) as tmp:
-            files = _snapshot(settings, Path(tmp))
+            files = _snapshot(catalog, quarantine, Path(tmp))
             created = registry.commit(
                 "catalog",
                 files,

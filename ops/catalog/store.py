@@ -101,10 +101,9 @@ def catalog_lock(
     with contextlib.ExitStack() as stack:
         try:
             stack.enter_context(exclusive(path, purpose))
-        except LockHeld:
+        except LockHeld as held:
             if on_wait is not None:
-                holder = path.read_text(encoding="utf-8").strip() or "another run"
-                on_wait(f"waiting for the catalog lock {path}, held by {holder}")
+                on_wait(f"waiting for the catalog lock {path}, held by {held.holder}")
             stack.enter_context(exclusive(path, purpose, wait=True))
         yield
 

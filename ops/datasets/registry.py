@@ -9,7 +9,6 @@ would: ``git clone``, ``git checkout <dataset>/v<N>``, ``dvc pull``. The real ``
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -25,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ops.locks import exclusive
 from ops.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -252,9 +252,7 @@ class DataRegistry:
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
         """Serialise writers across processes (two Airflow tasks may commit at once)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / LOCK_FILE, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        with exclusive(self.root / LOCK_FILE, f"data registry {self.root}", wait=True):
             yield
 
     def _ensure_locked(self) -> None:

@@ -53,16 +53,16 @@ def _sidecar(fs: fsspec.AbstractFileSystem, path: str) -> dict[str, Any]:
 
 def _not_media(fs: fsspec.AbstractFileSystem, path: str) -> str | None:
     """Why a file is not media, or None when it is (by extension, else by content)."""
-    name = PurePosixPath(path).name
-    if PurePosixPath(path).suffix.lower() in MEDIA_EXTENSIONS:
+    file = PurePosixPath(path)
+    if file.suffix.lower() in MEDIA_EXTENSIONS:
         return None
     try:
         with fs.open(path, "rb") as handle:
             if is_readable_media(handle):
                 return None
     except OSError as exc:
-        return f"cannot read {name}: {exc}"
-    return f"not a media file: neither Pillow nor PyAV recognises the content of {name}"
+        return f"cannot read {file.name}: {exc}"
+    return f"not a media file: neither Pillow nor PyAV recognises the content of {file.name}"
 
 
 def _year(value: Any) -> int | None:

@@ -245,7 +245,8 @@ def _read_head(container: Any, stream: Any) -> _Head:
                 if decoded == 0 and stream.type == "video":
                     rotation = round(frame.rotation or 0) % 360
                 decoded += 1
-        if decoded >= _FRAMES_TO_DECODE and count >= _TIMING_PACKETS:
+        timing_read = count >= _TIMING_PACKETS or stream.type != "video"  # audio: unused
+        if decoded >= _FRAMES_TO_DECODE and timing_read:
             break
     complete = sorted(pts for pts in shown if last_dts is None or pts < last_dts)
     return _Head(decoded, rotation, tuple(complete))
