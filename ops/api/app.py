@@ -144,12 +144,9 @@ class LiveIndex:
                 self._opened = None
 
 
-def _not_published(_: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
-
-
-def _broken(_: Request, exc: Exception) -> JSONResponse:
-    """A broken pointer or a damaged index: 503 naming the file and the repair."""
+def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+    """No index published, a broken pointer or a damaged index: 503 naming the file and
+    the repair."""
     return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
@@ -178,20 +175,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "`Authorization: Bearer <token>` (see `cinescope serve`)."
         ),
     )
-    app.add_exception_handler(NoPublishedIndex, _not_published)
-    app.add_exception_handler(BrokenPointer, _broken)
-    app.add_exception_handler(DamagedIndex, _broken)
+    for unavailable in (NoPublishedIndex, BrokenPointer, DamagedIndex):
+        app.add_exception_handler(unavailable, _unavailable)
 
     @app.get("/health", tags=["status"], response_model=Health, responses={503: {"model": Health}})
     def health() -> Health | JSONResponse:
         """Liveness, which index version answers queries, and (503) what is broken: the
         index pointer, or live index files that no longer match their manifest."""
+        store = index_store(settings)
         try:
-            version = index_store(settings).current()
+            version = store.current()
         except BrokenPointer as error:
             return _unhealthy(None, str(error))
         if version is None:
-            missing = index_store(settings).missing_pointer()
+            missing = store.missing_pointer()
             if missing:
                 return _unhealthy(None, missing)
             return Health(status="no index published", index_version=None)

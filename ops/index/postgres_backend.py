@@ -48,10 +48,10 @@ from ops.index.search_engine import (
 from ops.index.stored_documents import (
     FACET_COLUMNS,
     LIST_FILTERS,
-    TEXT_COLUMNS,
     document_table,
+    document_word_parts,
 )
-from ops.index.text import Term, fold, word_parts
+from ops.index.text import Term, fold
 
 TEXT_CONFIG = "search_text"
 """English stemming without stop words (as the SQLite backend: every word must match)."""
@@ -225,12 +225,7 @@ class PostgresSearchBackend(SqlSearchEngine):
                 [fold(row) for row in table.column(FACET_COLUMNS[facet]).to_pylist()]
                 for facet in _FOLDED
             ]
-            parts = [
-                word_parts(row)
-                for row in zip(
-                    *(table.column(name).to_pylist() for name in TEXT_COLUMNS), strict=True
-                )
-            ]
+            parts = document_word_parts(table)
             with cursor.copy(f"COPY staging ({stored}, word_parts) FROM STDIN") as copy:
                 rows = zip(
                     range(1, table.num_rows + 1), *values, *folded_values, parts, strict=True

@@ -57,11 +57,11 @@ from ops.index.search_engine import (
 from ops.index.stored_documents import (
     FACET_COLUMNS,
     LIST_COLUMNS,
-    TEXT_COLUMNS,
     document_table,
+    document_word_parts,
     facet_values,
 )
-from ops.index.text import Term, word_parts
+from ops.index.text import Term
 
 BM25_WEIGHTS = (10.0, 2.0, 4.0, 4.0, 4.0, 4.0)
 """title, description, tags, people, labels, word parts (the order of the fts columns)."""
@@ -339,10 +339,7 @@ def _insert_documents(connection: sqlite3.Connection, table: pa.Table) -> None:
             None if values is None else json.dumps(values, ensure_ascii=False)
             for values in columns[name]
         ]
-    parts = [
-        word_parts(values)
-        for values in zip(*(table.column(name).to_pylist() for name in TEXT_COLUMNS), strict=True)
-    ]
+    parts = document_word_parts(table)
     placeholders = ", ".join("?" * (len(DOCUMENT_COLUMNS) + 2))
     connection.executemany(
         f"INSERT INTO documents (docno, {', '.join(DOCUMENT_COLUMNS)}, word_parts) "

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from ops.index.query import FACETS
 from ops.index.schema import DOCUMENT_COLUMNS, DOCUMENT_SCHEMA, LEVELS
+from ops.index.text import word_parts
 
 LIST_COLUMNS = ("tags", "people", "labels", "genres", "moods")
 FACET_COLUMNS: dict[str, str] = {
@@ -81,6 +82,13 @@ def _check_documents(table: pa.Table) -> None:
     for name in LIST_COLUMNS:
         if pc.list_flatten(table.column(name)).null_count:
             raise ValueError(f"search documents: {name} holds null values")
+
+
+def document_word_parts(table: pa.Table) -> list[str]:
+    """Each document's word parts (ops.index.text.word_parts of its TEXT_COLUMNS), which
+    both backends index beside the text."""
+    texts = zip(*(table.column(name).to_pylist() for name in TEXT_COLUMNS), strict=True)
+    return [word_parts(values) for values in texts]
 
 
 def facet_values(document: Mapping[str, Any]) -> Iterator[tuple[str, str]]:

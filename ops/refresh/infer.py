@@ -22,7 +22,6 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -42,7 +41,7 @@ PARTIAL_SUFFIX = ".partial"
 
 @dataclass(frozen=True)
 class ShardResult:
-    """What one shard produced; ``to_json`` is small enough for XCom."""
+    """What one shard produced (``job.infer_step`` passes it on as an ``InferredShard``)."""
 
     run_id: str
     task: str
@@ -60,9 +59,6 @@ class ShardResult:
             f"{self.path.name}: {self.items} items, {self.ok} ok, {self.failed} failed, "
             f"{self.rows} rows in {self.seconds:.1f} s"
         )
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self) | {"path": str(self.path)}
 
 
 @dataclass

@@ -84,16 +84,15 @@ def _plan(run_id: str, params: RefreshParams, settings: Settings) -> RefreshPlan
     _verify_live_predictions(settings)
     plan = plan_refresh(settings, run_id, params)
     live = index_store(settings).current()
-    damage = live.problems() if live is not None else []
     if not plan.nothing_to_do:
         rebuild, why = True, "new or removed predictions"
     elif live is None:
         rebuild, why = True, "no index is published yet"
-    elif damage:
+    elif damage := live.problems():  # checksums: only when nothing else forces a rebuild
         rebuild, why = True, f"the live index {live.name} is damaged ({'; '.join(damage)})"
-    elif live.manifest().get("catalog_digest") != plan.catalog_digest:
+    elif (manifest := live.manifest()).get("catalog_digest") != plan.catalog_digest:
         rebuild, why = True, f"catalog metadata changed since index {live.name}"
-    elif live.manifest().get("publish_standin_labels", False) != settings.publish_standin_labels:
+    elif manifest.get("publish_standin_labels", False) != settings.publish_standin_labels:
         rebuild, why = True, f"publish_standin_labels changed since index {live.name}"
     else:
         rebuild, why = False, f"catalog unchanged since index {live.name}"

@@ -193,11 +193,11 @@ def embedded_store_missing(tracking_uri: str) -> bool:
 
     One that exists but is damaged is refused (:func:`require_intact_store`), not re-created.
     """
-    from ops.tracking_store import require_intact_store
+    from ops.tracking_store import embedded_store_path, require_intact_store
 
     require_intact_store(tracking_uri)
-    prefix = "sqlite:///"
-    return tracking_uri.startswith(prefix) and not Path(tracking_uri.removeprefix(prefix)).exists()
+    store = embedded_store_path(tracking_uri)
+    return store is not None and not store.exists()
 
 
 class SceneTask:
