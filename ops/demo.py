@@ -42,7 +42,12 @@ def _run_logged(command: list[str], log_path: Path, what: str) -> bool:
 
 def run_demo(settings: Settings) -> int:
     """Run the demo; return a process exit code."""
-    from ops.sample_site.generate import SITE_FORMAT_VERSION, SiteManifest, generate_site
+    from ops.sample_site.generate import (
+        MANIFEST_NAME,
+        SITE_FORMAT_VERSION,
+        SiteManifest,
+        generate_site,
+    )
     from ops.sample_site.server import SampleSiteServer
 
     os.environ["CINESCOPE_HOME"] = str(settings.home)
@@ -51,14 +56,10 @@ def run_demo(settings: Settings) -> int:
     os.environ["CINESCOPE_PUBLISH_STANDIN_LABELS"] = "true"
     (settings.home / "inbox").mkdir(parents=True, exist_ok=True)
     site_root = settings.home / "sample-site"
-    manifest_file = site_root / "manifest.json"
-    if (
-        not manifest_file.is_file()
-        or SiteManifest.load(site_root).format_version < SITE_FORMAT_VERSION
-    ):
+    manifest = SiteManifest.load(site_root) if (site_root / MANIFEST_NAME).is_file() else None
+    if manifest is None or manifest.format_version < SITE_FORMAT_VERSION:
         with console.status("generating the sample catalog site ..."):
-            generate_site(site_root)
-    manifest = SiteManifest.load(site_root)
+            manifest = generate_site(site_root)
     console.rule("cinescope demo: catalog ingestion")
     try:
         server = SampleSiteServer(site_root, port=settings.sample_site_port)

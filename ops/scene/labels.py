@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ops.datasets.registry import DataRegistry, DatasetVersion
+from ops.scene.dataset_files import ANNOTATIONS_NAME, CUES_NAME, MEDIA_NAME
 from ops.settings import Settings
 from ops.validation.failures import failed_checks
 from ops.validation.report import check_name
@@ -32,9 +33,6 @@ if TYPE_CHECKING:
     import great_expectations as gx
 
 DATASET = "labels/scene"
-ANNOTATIONS_NAME = "annotations.csv"
-MEDIA_NAME = "media.csv"
-CUES_NAME = "cues.csv"  # the generator's per-second cue log, which its annotations come from
 COLUMNS = ("item_id", "start_s", "end_s", "label")
 LINE = "line"  # the file line of a row: how GX results and people find it
 SUITE_NAME = "scene-annotations"

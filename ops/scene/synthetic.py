@@ -31,14 +31,12 @@ from PIL import Image, ImageDraw
 from ops.atomic import atomic_open
 from ops.sample_site.media import AUDIO_SAMPLE_RATE, mux
 from ops.sample_site.names import ADJECTIVES, NOUNS, slugify
-from ops.scene.labels import CUES_NAME
+from ops.scene.dataset_files import ANNOTATIONS_NAME, CUES_NAME, MEDIA_NAME
 
 SCENE_LABEL = "kiss"
 FPS = 8
 FRAME_WIDTH, FRAME_HEIGHT = 128, 96
 CLIPS_DIR = "clips"
-ANNOTATIONS_NAME = "annotations.csv"
-MEDIA_NAME = "media.csv"
 RUN_SECONDS = (2, 6)  # inclusive bounds of one run of a cue (and of a positive scene)
 
 RunKind = Literal["both", "visual", "sound"]

@@ -36,7 +36,7 @@ import numpy as np
 
 from models.scene import SceneClassifier
 from ops.scene.evaluate import evaluate, plot_confusion, plot_pr_curve
-from ops.scene.labels import REAL, TrainingData
+from ops.scene.labels import GENERATED, REAL, TrainingData
 from ops.scene.params import TrainParams
 from ops.scene.results import GateDecision
 from ops.scene.train import (
@@ -114,10 +114,10 @@ def default_artifact_location(tracking_uri: str) -> str | None:
     Without it MLflow would put artifacts in ``./mlartifacts`` under whatever the
     current directory happens to be.
     """
-    prefix = "sqlite:///"
-    if not tracking_uri.startswith(prefix):
-        return None
-    return (Path(tracking_uri.removeprefix(prefix)).parent / "artifacts").resolve().as_uri()
+    from ops.tracking_store import embedded_store_path
+
+    store = embedded_store_path(tracking_uri)
+    return None if store is None else (store.parent / "artifacts").resolve().as_uri()
 
 
 @contextmanager
@@ -429,7 +429,7 @@ def version_description(dataset_rev: str, training_data: str, result: SceneTrain
     micro = result.report.micro
     standin = (
         " — a generated stand-in: its labels are withheld outside the demo"
-        if training_data == "generated"
+        if training_data == GENERATED
         else ""
     )
     thresholds = ", ".join(f"{k} {v:.3f}" for k, v in sorted(result.decision_thresholds.items()))
