@@ -34,8 +34,7 @@ class _Commands(TyperGroup):
         try:
             return super().invoke(ctx)
         except BrokenStateError as error:
-            error_console.print(str(error), style="red", markup=False, soft_wrap=True)
-            raise typer.Exit(1) from None
+            _fail(str(error))
 
 
 # Every group uses click's plain help layout (rich_markup_mode=None): typer's rich layout
@@ -75,6 +74,17 @@ app.add_typer(index_app, name="index")
 AsJson = Annotated[
     bool, typer.Option("--json", help="print one JSON document to stdout instead of tables")
 ]
+
+
+DagConf = Annotated[str, typer.Option(metavar="JSON", help="the run's parameters")]
+
+
+def _parsed_conf(conf: str) -> Any:
+    """The --conf text as JSON, or a message that says how to write it."""
+    try:
+        return json.loads(conf)
+    except json.JSONDecodeError as error:
+        _fail(f"--conf is not JSON ({error}); give an object, e.g. '{{\"epochs\": 5}}'")
 
 
 def _print_json(answer: Any) -> None:
@@ -168,8 +178,7 @@ def version() -> None:
     """Commit the catalog to the DVC data registry if it changed."""
     from ops.catalog.lifecycle import version_catalog
 
-    result = version_catalog()
-    console.print(result.model_dump_json(indent=2))
+    _print_json(version_catalog())
 
 
 @app.command()
@@ -322,7 +331,7 @@ def scene_features() -> None:
     """Extract cached 1-s segment features and split by title."""
     from ops.scene.pipeline import features_step
 
-    console.print(features_step().model_dump_json(indent=2))
+    _print_json(features_step())
 
 
 @scene_app.command("train")
@@ -347,16 +356,14 @@ def scene_evaluate() -> None:
 @dag_app.command("test")
 def dag_test(
     dag_id: str,
-    conf: Annotated[str, typer.Option(metavar="JSON", help="the run's parameters")] = "{}",
+    conf: DagConf = "{}",
 ) -> None:
     """Run a DAG once in-process through Airflow (``dag.test()``); bad params run nothing."""
     from ops.airflow_env import run_dag
     from ops.dag_params import ParamsRefused
 
     try:
-        run_dag(dag_id, get_settings(), json.loads(conf))
-    except json.JSONDecodeError as error:
-        _fail(f"--conf is not JSON ({error}); give an object, e.g. '{{\"epochs\": 5}}'")
+        run_dag(dag_id, get_settings(), _parsed_conf(conf))
     except ParamsRefused as error:
         _fail(f"{dag_id} not run: {error}")
     console.print(f"DAG {dag_id}: success")
@@ -394,7 +401,7 @@ def up() -> None:
 @app.command()
 def trigger(
     dag_id: str,
-    conf: Annotated[str, typer.Option(metavar="JSON", help="the run's parameters")] = "{}",
+    conf: DagConf = "{}",
     wait: Annotated[bool, typer.Option(help="wait until the run succeeds or fails")] = False,
 ) -> None:
     """Trigger a DAG on the running stack (``make up``) through Airflow's REST API.
@@ -406,9 +413,7 @@ def trigger(
     from ops.stack import AirflowApi
 
     try:
-        params = checked_conf(dag_id, json.loads(conf))
-    except json.JSONDecodeError as error:
-        _fail(f'--conf is not JSON ({error}); give an object, e.g. \'{{"sources": ["web"]}}\'')
+        params = checked_conf(dag_id, _parsed_conf(conf))
     except ParamsRefused as error:
         _fail(f"{dag_id} not triggered: {error}")
     api = AirflowApi(get_settings())
@@ -438,19 +443,16 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 @contextlib.contextmanager
 def _published_index(settings: Settings) -> Iterator[PublishedIndex]:
-    """The live index for one command, with a clear message when there is none, or when
-    its pointer or its files are broken."""
-    from ops.index.reader import DamagedIndex, NoPublishedIndex, PublishedIndex
-    from ops.versioned import VersionError
+    """The live index for one command, with a clear message when there is none (a broken
+    pointer or damaged index files are `_Commands`' to report)."""
+    from ops.index.reader import NoPublishedIndex, PublishedIndex
 
     try:
         reader = PublishedIndex.open(settings)
-    except (NoPublishedIndex, DamagedIndex, VersionError) as error:
+    except NoPublishedIndex as error:
         _fail(str(error))
     try:
         yield reader
-    except DamagedIndex as error:
-        _fail(str(error))
     finally:
         reader.close()
 
@@ -474,7 +476,7 @@ def refresh(
 
     from ops.dag_params import ParamsRefused, model_from_params
     from ops.locks import LockHeld
-    from ops.refresh.job import DamagedPredictions, PredictionCheckFailed, run_refresh
+    from ops.refresh.job import PredictionCheckFailed, run_refresh
     from ops.refresh.results import RefreshParams
     from ops.versioned import VersionError
 
@@ -486,7 +488,7 @@ def refresh(
     run_id = run_id or datetime.now(UTC).strftime("manual-%Y%m%dT%H%M%S")
     try:
         result = run_refresh(run_id, get_settings(), report=console.print, params=params)
-    except (PredictionCheckFailed, DamagedPredictions, LockHeld, VersionError) as error:
+    except (PredictionCheckFailed, LockHeld, VersionError) as error:
         _fail(str(error))
     if result.published is None:
         console.print("the live index is unchanged")

@@ -48,8 +48,13 @@ def progress_bar(*extra: ProgressColumn, terminal_only: bool = True) -> Progress
     )
 
 
+def _missing(value: Any) -> bool:
+    """None, NaN, NaT or pd.NA; a list cell (people, labels) is never missing."""
+    return value is None or (pd.api.types.is_scalar(value) and pd.isna(value))
+
+
 def _fmt(value: Any) -> str:
-    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+    if _missing(value):
         return "-"
     if isinstance(value, float):
         return f"{value:.1f}"
@@ -113,7 +118,7 @@ def media_table(item: pd.Series | None) -> Table:
     table = Table(title="media", title_justify="left", show_header=False)
     for field in MEDIA_FIELDS:
         value = item.get(field)
-        if not (pd.api.types.is_scalar(value) and pd.isna(value)):
+        if not _missing(value):
             table.add_row(field, f"{value:g}" if isinstance(value, float) else str(value))
     return table
 

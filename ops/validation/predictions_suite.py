@@ -22,7 +22,7 @@ import pandas as pd
 from ops.predictions.schema import PREDICTION_SCHEMA
 from ops.validation.catalog_suite import NON_BLANK_PATTERN
 from ops.validation.failures import failed_checks
-from ops.validation.report import check_name, report_paths, write_validation_report
+from ops.validation.report import report_paths, write_validation_report
 from ops.validation.runner import quiet_great_expectations, run_suite
 
 if TYPE_CHECKING:
@@ -231,7 +231,7 @@ def _failures(frame: pd.DataFrame, result: Mapping[str, Any]) -> list[Prediction
         if check.errors:
             failures.append(
                 PredictionFailure(
-                    expectation=_expectation_name(check.config),
+                    expectation=check.name,
                     reason="could not run (a column of the wrong type?): "
                     + "; ".join(check.errors),
                     count=len(frame),
@@ -242,21 +242,13 @@ def _failures(frame: pd.DataFrame, result: Mapping[str, Any]) -> list[Prediction
             rows = [index[ROW] for index in check.rows[:EXAMPLE_ROWS]]
             failures.append(
                 PredictionFailure(
-                    expectation=_expectation_name(check.config),
+                    expectation=check.name,
                     reason=str(check.config["meta"]["reason"]),
                     count=check.count,
                     examples=tuple(_example(frame, row) for row in rows),
                 )
             )
     return failures
-
-
-def _expectation_name(config: Mapping[str, Any]) -> str:
-    """As the reports name a check, with both columns for a column-pair check."""
-    kwargs = config.get("kwargs", {})
-    if "column_A" in kwargs:
-        return f"{config['type']}({kwargs['column_A']}, {kwargs['column_B']})"
-    return check_name(config)
 
 
 def _example(frame: pd.DataFrame, row: int) -> dict[str, Any]:

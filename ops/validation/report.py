@@ -158,9 +158,13 @@ def _quarantine_table(quarantined: Sequence[Mapping[str, Any]]) -> str:
 
 
 def check_name(expectation_config: Mapping[str, Any]) -> str:
-    """``expectation_type(column)``: the name a check goes by in reports and quarantine rows."""
-    column = expectation_config.get("kwargs", {}).get("column")
+    """``expectation_type(column)``, or ``expectation_type(column_A, column_B)`` for a
+    column-pair check: the name a check goes by in reports and quarantine rows."""
+    kwargs = expectation_config.get("kwargs", {})
     kind = str(expectation_config.get("type"))
+    if "column_A" in kwargs:
+        return f"{kind}({kwargs['column_A']}, {kwargs['column_B']})"
+    column = kwargs.get("column")
     return f"{kind}({column})" if column else kind
 
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from ops.catalog.store import write_catalog
 from ops.cli import app
-from ops.index.build import build_index_version, publish_index
+from ops.index.build import SQLITE_FILE, build_index_version, publish_index
 from ops.refresh.job import refresh_lock, refresh_lock_path
 from ops.settings import Settings
 from ops.versioned import POINTER, VersionedStore
@@ -231,6 +231,19 @@ def test_a_garbage_index_pointer_is_a_clear_error_and_publish_repairs_it(
     assert runner.invoke(app, ["search", "harbour"]).exit_code == 0
 
 
+def test_a_truncated_index_file_is_a_message_on_stderr_not_a_traceback(
+    published: Settings,
+) -> None:
+    live = published.index_dir / "v000002" / SQLITE_FILE
+    live.write_bytes(live.read_bytes()[:4096])
+    for args in (["search", "harbour"], ["item", "harbour"], ["similar", "harbour"]):
+        result = runner.invoke(app, [*args, "--json"])
+        assert result.exit_code == 1, (args, result.output)
+        assert result.stdout == "", args
+        assert said(f"index v000002 is damaged: {live} is 4096 bytes") in said(result.stderr)
+        assert result.exception is None or isinstance(result.exception, SystemExit), args
+
+
 def test_refresh_is_refused_while_another_refresh_holds_the_lock(published: Settings) -> None:
     holding, release = threading.Event(), threading.Event()
 
@@ -421,3 +434,21 @@ def test_dag_test_refuses_bad_params_before_airflow_starts(home: Settings) -> No
         "at least one of use_frames and use_audio must be true"
     ) in said(result.output)
     assert not home.airflow_home.exists()  # Airflow never started
+
+
+def test_version_prints_json_that_parses_however_long_its_paths(
+    home: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pydantic import BaseModel
+
+    class Versioned(BaseModel):
+        revision: str
+        path: str
+
+    versioned = Versioned(revision="v3", path="/data/" + "deep/" * 40 + "catalog.parquet")
+    monkeypatch.setattr("ops.catalog.lifecycle.version_catalog", lambda: versioned)
+
+    result = runner.invoke(app, ["version"], terminal_width=80)
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == versioned.model_dump()
