@@ -1,39 +1,40 @@
-"""Search benchmark: the SQLite backend + FAISS at 100k and 1M generated segment documents.
+"""Search benchmark: the search backends and vector indexes, before and after, at 100k
+and 1M generated segment documents, in one run.
 
-``python -m benchmarks.search [--sizes 100000 1000000]`` from the repository root.
+``python -m benchmarks.search [--sizes 100000 1000000] [--queries 300]`` from the
+repository root.
 
 Per size it generates segment documents (titles, descriptions, labels, tags and credited
-people drawn from word lists; years, durations, kinds) with 128-d unit vectors, writes
-them as a real index version, and measures:
+people drawn from word lists; years, durations, kinds) with 128-d unit vectors and
+measures, on the same documents and queries:
 
-- build time of the text index (SqliteSearchBackend.build) and of the vector index
-  (VectorIndex.build + save) separately, and their sizes on disk;
-- search latency p50/p99 through PublishedIndex over ``--queries`` queries, a third each
-  of text, text + filters and filters only (also per shape), and the share of answers
-  whose facets count only part of the matches (SearchPage.facets_exact false);
-- similar-documents latency p50/p99 (``like=``: FAISS top candidates, then the backend
-  fetch and filters), the path the API's "more like this" takes;
-- FAISS recall@10 of the index built (IVF above ``EXACT_MAX_VECTORS``) against a
-  brute-force ``IndexFlatIP`` on 200 fresh query vectors;
-- the recall/latency dial of an IVF index (``nprobe_table``): recall@10 on both
-  distributions and similar-documents latency (a reader opened with
-  ``Settings.vector_nprobe``, after the measurements above have paged the index in) at
-  each of ``NPROBES`` and the automatic value.
+- text: the SQLite FTS5 backend (before) and the Tantivy backend (after, the embedded
+  default): build time and size on disk; latency p50/p99 over the query mix (a third
+  each of text, text + filters and filters only) overall and per shape, plus 3-letter
+  prefix queries (``sto*``) as their own shape; and the share of answers whose facets
+  count only part of the matches (SearchPage.facets_exact false);
+- vectors: an IVF-Flat index (before: 4 sqrt(n) lists, 512 scanned at 1M) and the
+  product-quantised scan with exact re-ranking (after, ops.index.vectors): build time,
+  recall@10 against brute force on 200 fresh query vectors of two distributions, and
+  similar-documents latency p50/p99 (``like=``: vector candidates, then the backend's
+  fetch and filters; after through PublishedIndex, before the same steps on the IVF
+  index and the SQLite backend);
+- the recall/latency dial of the re-ranking (``rerank_table``).
 
 Vectors are random unit vectors drawn around topic centres, as content embeddings
-cluster by what the media shows (uniformly random 128-d vectors have no meaningful
-neighbours: every approximate index scores poorly on them). Recall depends on how tight
-the clusters are, so it is measured twice: ``clustered`` (about 100 documents per topic,
-noise as large as the centre: the documents indexed and searched above) and
-``diffuse`` (about 20 per topic, noise 1.5 times the centre: a hard case, its own IVF
-index). The machine is shared, so figures are indicative. Results print as JSON lines
-and go to ``benchmarks/results/search.json``.
+cluster by what the media shows. Recall depends on how tight the clusters are, so it is
+measured twice: ``clustered`` (about 100 documents per topic, noise as large as the
+centre: the documents indexed and searched) and ``diffuse`` (about 20 per topic, noise
+1.5 times the centre: the true top 10 are spread through the whole space, a hard case).
+The machine is shared, so figures are indicative; before and after are measured in the
+same run. Results print as JSON lines and go to ``benchmarks/results/search.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shutil
@@ -49,23 +50,26 @@ import pandas as pd
 import pyarrow as pa
 
 from ops.atomic import atomic_open, write_table
-from ops.index.build import SQLITE_FILE
-from ops.index.query import SearchQuery
-from ops.index.reader import PublishedIndex
+from ops.index.build import SQLITE_FILE, TANTIVY_DIR, TANTIVY_META
+from ops.index.query import SearchPage, SearchQuery
+from ops.index.reader import MAX_VECTOR_CANDIDATES, VECTOR_CANDIDATES_PER_HIT, PublishedIndex
 from ops.index.schema import DOCUMENT_COLUMNS
 from ops.index.sqlite_backend import SqliteSearchBackend
-from ops.index.vectors import VectorIndex, recall_by_nprobe, unit_rows
+from ops.index.tantivy_backend import TantivySearchBackend
+from ops.index.vectors import IDS_FILE, INDEX_FILE, VectorIndex, recall_by_rerank, unit_rows
 from ops.recommend.build import SIMILAR_FILE, SIMILAR_SCHEMA
 from ops.settings import Settings
-from ops.versioned import VersionedStore
+from ops.versioned import Version, VersionedStore
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DIM = 128
 DOCS_PER_TOPIC = {"clustered": 100, "diffuse": 20}
 NOISE = {"clustered": 1.0, "diffuse": 1.5}
 RECALL_QUERIES = 200
-NPROBES = (32, 125, 250, 1000)
-"""IVF lists scanned per query in the nprobe table, besides the automatic value."""
+RERANKS = (64, 256, 1024, 4096)
+"""Candidates re-ranked per query in the rerank table (1,024 is the default)."""
+IVF_SCAN_VECTORS = 128_000
+"""Vectors the IVF index (before) scanned per query: 512 of 4,000 lists at 1M."""
 SEGMENTS_PER_ITEM = 20
 
 ADJECTIVES = [
@@ -275,55 +279,59 @@ class TopicVectors:
         return unit_rows(self.centres[topics] + noise * self.noise)
 
 
-def recall(
-    vectors: TopicVectors,
-    index: VectorIndex,
-    base: np.ndarray,
-    doc_ids: list[str],
-    nprobes: list[int | None],
-) -> dict[int | None, float]:
-    """recall@10 of ``index`` at each of ``nprobes`` against brute force over the same vectors."""
-    exact = VectorIndex.build(base, doc_ids, exact_max=len(base))
-    return recall_by_nprobe(index, exact, vectors.draw(RECALL_QUERIES), 10, nprobes)
+class IvfBefore:
+    """The vector index this platform used before (IVF-Flat, 4 sqrt(n) lists, about
+    IVF_SCAN_VECTORS scanned per query), kept here only as the benchmark's baseline."""
 
+    def __init__(self, base: np.ndarray, seed: int = 0) -> None:
+        import faiss
 
-def nprobe_dials(index: VectorIndex) -> list[int | None]:
-    """None (automatic) first, then the ``NPROBES`` an IVF index has lists for."""
-    return [None, *(nprobe for nprobe in NPROBES if nprobe < (index.nlist or 0))]
-
-
-def nprobe_table(
-    index: VectorIndex,
-    recalls: dict[str, dict[int | None, float]],
-    similar: dict[int | None, dict[str, float]],
-) -> list[dict[str, Any]]:
-    """One row per nprobe dial, fewest lists first; empty for an exact index."""
-    if index.exact:
-        return []
-    rows = [
-        {
-            "nprobe": dial or index.nprobe,
-            "automatic": dial is None,
-            "recall_at_10": {regime: round(values[dial], 4) for regime, values in recalls.items()},
-            "similar": latency,
-        }
-        for dial, latency in similar.items()
-    ]
-    return sorted(rows, key=lambda row: int(row["nprobe"]))
-
-
-def similar_latency(settings: Settings, version: str, like: np.ndarray) -> dict[str, float]:
-    """Similar-documents latency through a reader opened with ``settings``."""
-    reader = PublishedIndex.open(settings, version)
-    try:
-        return percentiles(
-            [timed(partial(reader.search, SearchQuery(like=str(doc)))) for doc in like]
+        count = len(base)
+        self.nlist = max(1, min(round(4 * math.sqrt(count)), count // 39))
+        self.nprobe = min(self.nlist, max(32, math.ceil(IVF_SCAN_VECTORS * self.nlist / count)))
+        self.index = faiss.IndexIVFFlat(
+            faiss.IndexFlatIP(DIM), DIM, self.nlist, faiss.METRIC_INNER_PRODUCT
         )
-    finally:
-        reader.close()
+        self.index.cp.max_points_per_centroid = 64
+        self.index.cp.seed = seed
+        sample = np.random.default_rng(seed).choice(count, min(count, self.nlist * 64), False)
+        self.index.train(base[np.sort(sample)])
+        self.index.add(base)
+        self.params = faiss.SearchParametersIVF(nprobe=self.nprobe)
+
+    def search(self, vector: np.ndarray, k: int) -> list[int]:
+        _, rows = self.index.search(unit_rows(vector), k, params=self.params)
+        return [row for row in rows[0].tolist() if row >= 0]
+
+
+def truths(base: np.ndarray, queries: np.ndarray, k: int = 10) -> list[set[int]]:
+    """The exact top ``k`` rows of each query (brute force)."""
+    import faiss
+
+    flat = faiss.IndexFlatIP(DIM)
+    flat.add(base)
+    _, rows = flat.search(queries, k)
+    return [set(row.tolist()) for row in rows]
+
+
+def ivf_recall(ivf: IvfBefore, queries: np.ndarray, exact: list[set[int]]) -> float:
+    found = [set(ivf.search(query, 10)) for query in queries]
+    return float(np.mean([len(a & b) / len(b) for a, b in zip(found, exact, strict=True)]))
 
 
 SHAPES = ("text", "text_filters", "filters")
+PREFIX = "prefix"
+
+
+def filter_options(rng: np.random.Generator) -> list[dict[str, Any]]:
+    year = int(rng.integers(1920, 2010))
+    return [
+        {"kind": ["video"]},
+        {"year_min": year, "year_max": year + 15},
+        {"label": [str(rng.choice(LABELS))]},
+        {"person": [f"{rng.choice(FIRST)} {rng.choice(LAST)}"]},
+        {"kind": ["video"], "label": [str(rng.choice(LABELS))], "min_duration_s": 600},
+    ]
 
 
 def queries(count: int, seed: int) -> list[SearchQuery]:
@@ -332,14 +340,7 @@ def queries(count: int, seed: int) -> list[SearchQuery]:
     made: list[SearchQuery] = []
     for index in range(count):
         text = " ".join(rng.choice(NOUNS + WORDS + ADJECTIVES, size=rng.integers(1, 3)))
-        year = int(rng.integers(1920, 2010))
-        options: list[dict[str, Any]] = [
-            {"kind": ["video"]},
-            {"year_min": year, "year_max": year + 15},
-            {"label": [str(rng.choice(LABELS))]},
-            {"person": [f"{rng.choice(FIRST)} {rng.choice(LAST)}"]},
-            {"kind": ["video"], "label": [str(rng.choice(LABELS))], "min_duration_s": 600},
-        ]
+        options = filter_options(rng)
         filters = options[int(rng.integers(len(options)))]
         shape = index % 3
         if shape == 0:
@@ -351,19 +352,35 @@ def queries(count: int, seed: int) -> list[SearchQuery]:
     return made
 
 
+def prefix_queries(count: int, seed: int) -> list[SearchQuery]:
+    """3-letter prefixes (``sto*``), every other one with filters."""
+    rng = np.random.default_rng(seed + 1)
+    made: list[SearchQuery] = []
+    for index in range(count):
+        text = f"{rng.choice(NOUNS + WORDS + ADJECTIVES)[:3]}*"
+        options = filter_options(rng)
+        filters = options[int(rng.integers(len(options)))] if index % 2 else {}
+        made.append(SearchQuery(q=text, **filters))
+    return made
+
+
 def search_figures(reader: PublishedIndex, count: int, seed: int) -> dict[str, Any]:
-    """Latency of the query mix, overall and per shape, and how often facets were cut."""
-    seconds: dict[str, list[float]] = {shape: [] for shape in SHAPES}
+    """Latency of the query mix, overall and per shape (prefixes apart), and how often
+    facets were cut."""
+    seconds: dict[str, list[float]] = {shape: [] for shape in (*SHAPES, PREFIX)}
     inexact = 0
-    for index, query in enumerate(queries(count, seed)):
+    asked = [(SHAPES[n % len(SHAPES)], query) for n, query in enumerate(queries(count, seed))]
+    asked += [(PREFIX, query) for query in prefix_queries(count // 3, seed)]
+    for shape, query in asked:
         start = time.perf_counter()
         page = reader.search(query)
-        seconds[SHAPES[index % len(SHAPES)]].append(time.perf_counter() - start)
+        seconds[shape].append(time.perf_counter() - start)
         inexact += not page.facets_exact
+    mix = [value for shape in SHAPES for value in seconds[shape]]
     return {
-        "search": percentiles([value for values in seconds.values() for value in values]),
+        "search": percentiles(mix),
         "search_by_shape": {shape: percentiles(values) for shape, values in seconds.items()},
-        "facets_inexact_share": round(inexact / count, 3),
+        "facets_inexact_share": round(inexact / len(asked), 3),
     }
 
 
@@ -382,76 +399,153 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
 
 
 def megabytes(*paths: Path) -> float:
-    return round(sum(path.stat().st_size for path in paths) / 1e6, 1)
+    files = [p for path in paths for p in ([path] if path.is_file() else path.rglob("*"))]
+    return round(sum(path.stat().st_size for path in files if path.is_file()) / 1e6, 1)
+
+
+def similar_before(
+    ivf: IvfBefore, backend: SqliteSearchBackend, base: np.ndarray, doc_ids: list[str], row: int
+) -> SearchPage:
+    """PublishedIndex.search(like=...) as it ran before: the IVF index's candidates, then
+    the SQLite backend's fetch and filters."""
+    wanted = min(SearchQuery().page_size * VECTOR_CANDIDATES_PER_HIT, MAX_VECTOR_CANDIDATES)
+    nearest = [doc_ids[found] for found in ivf.search(base[row], wanted + 1) if found != row]
+    return backend.search(SearchQuery(), nearest)
+
+
+def seal(store: VersionedStore, version: Version, backend: str, required: str) -> None:
+    write_table(SIMILAR_SCHEMA.empty_table(), version.path / SIMILAR_FILE)
+    store.seal(version, {"backend": backend, "postgres_schema": None}, [required, INDEX_FILE])
+
+
+def similar_latency(settings: Settings, version: str, like: list[str]) -> dict[str, float]:
+    """Similar-documents latency through a reader opened with ``settings``."""
+    reader = PublishedIndex.open(settings, version)
+    try:
+        return percentiles([timed(partial(reader.search, SearchQuery(like=doc))) for doc in like])
+    finally:
+        reader.close()
 
 
 def bench_size(count: int, query_count: int, seed: int, workdir: Path) -> dict[str, Any]:
     started = time.perf_counter()
     rng = np.random.default_rng(seed + 1)
     documents = generate(count, seed)
-    topic_vectors = TopicVectors(count, "clustered", rng)
-    vectors = topic_vectors.draw(count)
+    clustered = TopicVectors(count, "clustered", rng)
+    base = clustered.draw(count)
     generated_s = time.perf_counter() - started
     settings = Settings(home=workdir)
     store = VersionedStore(settings.index_dir)
-    version = store.create()
-    text_s = timed(lambda: SqliteSearchBackend.build(version.path / SQLITE_FILE, documents))
     doc_ids = documents["doc_id"].tolist()
-    holder: dict[str, VectorIndex] = {}
 
-    def build_vectors() -> None:
-        holder["index"] = VectorIndex.build(vectors, doc_ids)
-        holder["index"].save(version.path)
+    before, after = store.create(), store.create()
+    built = {
+        "sqlite_s": timed(lambda: SqliteSearchBackend.build(before.path / SQLITE_FILE, documents)),
+        "tantivy_s": timed(lambda: TantivySearchBackend.build(after.path / TANTIVY_DIR, documents)),
+    }
+    holder: dict[str, Any] = {}
 
-    vector_s = timed(build_vectors)
-    write_table(SIMILAR_SCHEMA.empty_table(), version.path / SIMILAR_FILE)
-    store.seal(version, {"backend": "sqlite", "postgres_schema": None})
+    def build_after() -> None:
+        holder["after"] = VectorIndex.build(base, doc_ids)
+        holder["after"].save(after.path)
 
-    dials = nprobe_dials(holder["index"])
-    recalls = {"clustered": recall(topic_vectors, holder["index"], vectors, doc_ids, dials)}
+    built["vectors_after_s"] = timed(build_after)
+    built["vectors_before_s"] = timed(lambda: holder.update(before=IvfBefore(base, seed)))
+    for name in (INDEX_FILE, IDS_FILE):  # the readers of both versions share the vectors
+        os.link(after.path / name, before.path / name)
+    seal(store, before, "sqlite", SQLITE_FILE)
+    seal(store, after, "tantivy", TANTIVY_META)
+    ivf: IvfBefore = holder.pop("before")
+
+    recall_queries = {"clustered": clustered.draw(RECALL_QUERIES)}
+    exact = {"clustered": truths(base, recall_queries["clustered"])}
+    recall_before = {"clustered": ivf_recall(ivf, recall_queries["clustered"], exact["clustered"])}
     diffuse = TopicVectors(count, "diffuse", rng)
     diffuse_base = diffuse.draw(count)
-    diffuse_index = VectorIndex.build(diffuse_base, doc_ids)
-    recalls["diffuse"] = recall(diffuse, diffuse_index, diffuse_base, doc_ids, dials)
-    del diffuse_index, diffuse_base
-
-    reader = PublishedIndex.open(settings, version.name)
-    try:
-        searched = search_figures(reader, query_count, seed)
-        like = rng.choice(doc_ids, size=min(query_count, count), replace=False)
-        similar_s = [timed(partial(reader.search, SearchQuery(like=str(doc)))) for doc in like]
-    finally:
-        reader.close()
-    similar_by_nprobe = {  # pages already warm, so the dials compare like with like
-        nprobe: similar_latency(Settings(home=workdir, vector_nprobe=nprobe), version.name, like)
-        for nprobe in dials
+    recall_queries["diffuse"] = diffuse.draw(RECALL_QUERIES)
+    exact["diffuse"] = truths(diffuse_base, recall_queries["diffuse"])
+    recall_before["diffuse"] = ivf_recall(
+        IvfBefore(diffuse_base, seed), recall_queries["diffuse"], exact["diffuse"]
+    )
+    recall_after = {
+        regime: recall_by_rerank(
+            VectorIndex.build(regime_base, doc_ids),
+            VectorIndex.build(regime_base, doc_ids, exact_max=count),
+            recall_queries[regime],
+            10,
+            [None, *RERANKS],
+        )
+        for regime, regime_base in (("clustered", base), ("diffuse", diffuse_base))
     }
+    del diffuse_base
+
+    like_rows = rng.choice(count, size=min(query_count, count), replace=False)
+    like = [doc_ids[row] for row in like_rows]
+    figures: dict[str, Any] = {}
+    for name, version in (("before", before), ("after", after)):
+        reader = PublishedIndex.open(settings, version.name)
+        try:
+            figures[name] = search_figures(reader, query_count, seed)
+        finally:
+            reader.close()
+    sqlite = SqliteSearchBackend.open(before.path / SQLITE_FILE)
+    try:
+        figures["before"]["similar"] = percentiles(
+            [timed(partial(similar_before, ivf, sqlite, base, doc_ids, row)) for row in like_rows]
+        )
+    finally:
+        sqlite.close()
+    figures["after"]["similar"] = similar_latency(settings, after.name, like)
+    rerank_table = [
+        {
+            "rerank": rerank,
+            "recall_at_10": {
+                regime: round(values[rerank], 4) for regime, values in recall_after.items()
+            },
+            "similar": similar_latency(
+                Settings(home=workdir, vector_rerank=rerank), after.name, like
+            ),
+        }
+        for rerank in RERANKS
+    ]
     return {
         "documents": count,
         "dim": DIM,
-        "generate_s": round(generated_s, 1),
-        "text_build_s": round(text_s, 1),
-        "vector_build_s": round(vector_s, 1),
-        "vector_index": "exact" if holder["index"].exact else "ivf",
-        "text_index_mb": megabytes(version.path / SQLITE_FILE),
-        "vector_index_mb": megabytes(
-            version.path / "vectors.faiss", version.path / "vectors.ids.parquet"
-        ),
-        **searched,
-        "similar": percentiles(similar_s),
         "queries": query_count,
-        "recall_at_10": {regime: round(value[None], 4) for regime, value in recalls.items()},
+        "prefix_queries": query_count // 3,
+        "generate_s": round(generated_s, 1),
+        "before": {
+            "text": "sqlite",
+            "vectors": f"IVF{ivf.nlist},Flat nprobe {ivf.nprobe}",
+            "text_build_s": round(built["sqlite_s"], 1),
+            "vector_build_s": round(built["vectors_before_s"], 1),
+            "text_index_mb": megabytes(before.path / SQLITE_FILE),
+            **figures["before"],
+            "recall_at_10": {regime: round(value, 4) for regime, value in recall_before.items()},
+        },
+        "after": {
+            "text": "tantivy",
+            "vectors": "exact"
+            if holder["after"].exact
+            else f"PQ fast scan + rerank {holder['after'].rerank}",
+            "text_build_s": round(built["tantivy_s"], 1),
+            "vector_build_s": round(built["vectors_after_s"], 1),
+            "text_index_mb": megabytes(after.path / TANTIVY_DIR),
+            "vector_index_mb": megabytes(after.path / INDEX_FILE, after.path / IDS_FILE),
+            **figures["after"],
+            "recall_at_10": {
+                regime: round(values[None], 4) for regime, values in recall_after.items()
+            },
+        },
         "recall_queries": RECALL_QUERIES,
-        "vector_nlist": holder["index"].nlist,
-        "vector_nprobe": holder["index"].nprobe,
-        "nprobe_table": nprobe_table(holder["index"], recalls, similar_by_nprobe),
+        "rerank_table": rerank_table,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Search and similar-items benchmark.")
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--queries", type=int, default=500, help="timed queries per kind")
+    parser.add_argument("--queries", type=int, default=300, help="timed queries of the mix")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
@@ -467,20 +561,21 @@ def main() -> None:
 
 
 def write_results(rows: list[dict[str, Any]]) -> None:
+    import faiss
+    import tantivy
+
     output = {
         "machine": {"python": platform.python_version(), "cpus": len(os.sched_getaffinity(0))},
-        "versions": {"pyarrow": pa.__version__, "faiss": _faiss_version()},
+        "versions": {
+            "pyarrow": pa.__version__,
+            "faiss": str(faiss.__version__),
+            "tantivy": str(tantivy.__version__),
+        },
         "sizes": rows,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     with atomic_open(RESULTS / "search.json") as handle:
         json.dump(output, handle, indent=2)
-
-
-def _faiss_version() -> str:
-    import faiss
-
-    return str(faiss.__version__)
 
 
 if __name__ == "__main__":

@@ -87,20 +87,28 @@ class Settings(BaseSettings):
         default=False,
         description="index labels of models trained on generated stand-in data (the demo's)",
     )
-    search_backend: str = Field(default="sqlite", pattern="^(sqlite|postgres)$")
+    search_backend: str = Field(
+        default="tantivy",
+        pattern="^(tantivy|sqlite|postgres)$",
+        description="tantivy (embedded, exact facets), sqlite (embedded) or postgres",
+    )
     search_facet_matches: int = Field(
         default=10_000,
         ge=1,
-        description="facets of a broad query count its best-ranked N matches (marked inexact)",
+        description="sqlite and postgres only: facets of a broad query count its best-ranked "
+        "N matches (marked inexact); tantivy counts every match",
     )
     search_postgres_dsn: str | None = Field(
         default=None, description="PostgreSQL for the postgres search backend"
     )
-    vector_nprobe: int | None = Field(
+    vector_rerank: int | None = Field(
         default=None,
         ge=1,
-        description="IVF lists a vector search scans: more finds more true neighbours but "
-        "is slower; None picks by index size (about 128k vectors scanned)",
+        description="candidates a large vector index re-ranks exactly per search: more "
+        "finds more true neighbours but is slower; None: 256",
+    )
+    vector_search_threads: int = Field(
+        default=1, ge=1, description="FAISS threads per vector search in a reader process"
     )
     interactions_file: Path | None = Field(
         default=None, description="CSV of (user, item, event, time) for collaborative filtering"

@@ -22,7 +22,7 @@ from ops.index.provenance import label_policy
 from ops.index.schema import DOCUMENT_SCHEMA
 from ops.index.vectors import IDS_FILE as VECTOR_IDS_FILE
 from ops.index.vectors import INDEX_FILE as VECTORS_FILE
-from ops.index.vectors import VectorIndex
+from ops.index.vectors import VectorIndex, quantiser
 from ops.settings import Settings
 from ops.versioned import Version, VersionedStore
 
@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 
 DOCUMENTS_FILE = "documents.parquet"
 SQLITE_FILE = "search.sqlite"
+TANTIVY_DIR = "search.tantivy"
+TANTIVY_META = f"{TANTIVY_DIR}/meta.json"
+EMBEDDED_FILES = {"tantivy": TANTIVY_META, "sqlite": SQLITE_FILE}
+"""The file each embedded backend needs in a version folder before it can be sealed."""
 
 
 POSTGRES_SCHEMA_PREFIX = "cinescope_index_"
@@ -95,7 +99,7 @@ def build_index_version(settings: Settings, predictions_version: str | None = No
             "documents": len(documents),
             "segments": int((documents["level"] == "segment").sum()),
             "vectors": vector_index.size,
-            "vector_index": "exact" if vector_index.exact else "ivf",
+            "vector_index": "exact" if vector_index.exact else quantiser(vector_index.dim),
             "recommendations": {
                 "items": recommendations.items,
                 "rows": recommendations.rows,
@@ -107,7 +111,8 @@ def build_index_version(settings: Settings, predictions_version: str | None = No
             "built_at": datetime.now(UTC).isoformat(),
         }
         required = [DOCUMENTS_FILE, VECTORS_FILE, VECTOR_IDS_FILE, SIMILAR_FILE]
-        return store.seal(version, manifest, required + ([] if schema else [SQLITE_FILE]))
+        embedded = EMBEDDED_FILES.get(settings.search_backend)
+        return store.seal(version, manifest, required + ([embedded] if embedded else []))
     except BaseException:
         if schema is not None:
             _drop_schema(settings, schema)
@@ -172,6 +177,11 @@ def index_versions(settings: Settings) -> list[Version]:
 def _build_backend(
     settings: Settings, version: Version, documents: pd.DataFrame, schema: str | None
 ) -> None:
+    if settings.search_backend == "tantivy":
+        from ops.index.tantivy_backend import TantivySearchBackend
+
+        TantivySearchBackend.build(version.path / TANTIVY_DIR, documents)
+        return
     if schema is None:
         from ops.index.sqlite_backend import SqliteSearchBackend
 

@@ -109,7 +109,7 @@ class SimilarItem(BaseModel):
 
 
 class SearchBackend(Protocol):
-    """A built index version's text + facet store (SQLite FTS5 or PostgreSQL)."""
+    """A built index version's text + facet store (Tantivy, SQLite FTS5 or PostgreSQL)."""
 
     def search(self, query: SearchQuery, doc_ids: list[str] | None = None) -> SearchPage:
         """Answer ``query``; with ``doc_ids`` (ranked, from a vector search), keep only

@@ -17,9 +17,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from ops.errors import BrokenStateError
-from ops.index.build import SQLITE_FILE, index_store
+from ops.index.build import SQLITE_FILE, TANTIVY_DIR, index_store
 from ops.index.query import SearchBackend, SearchPage, SearchQuery, SimilarItem
-from ops.index.vectors import VectorIndex
+from ops.index.vectors import VectorIndex, use_search_threads
 from ops.refresh.tasks import SHOT_LABEL
 from ops.settings import Settings
 from ops.versioned import Version
@@ -82,7 +82,8 @@ class PublishedIndex:
         with _diagnosed(resolved):
             backend = _open_backend(settings, resolved)
             try:
-                vectors = VectorIndex.load(resolved.path, settings.vector_nprobe)
+                use_search_threads(settings.vector_search_threads)
+                vectors = VectorIndex.load(resolved.path, settings.vector_rerank)
                 similar = _Similar.read(resolved.path / SIMILAR_FILE)
             except BaseException:
                 backend.close()
@@ -251,6 +252,10 @@ def _open_backend(settings: Settings, version: Version) -> SearchBackend:
             manifest["postgres_schema"],
             facet_matches=settings.search_facet_matches,
         )
+    if manifest.get("backend") == "tantivy":
+        from ops.index.tantivy_backend import TantivySearchBackend
+
+        return TantivySearchBackend.open(version.path / TANTIVY_DIR)
     from ops.index.sqlite_backend import SqliteSearchBackend
 
     return SqliteSearchBackend.open(

@@ -15,10 +15,11 @@ from typer.testing import CliRunner
 
 from ops.catalog.store import write_catalog
 from ops.cli import app
-from ops.index.build import SQLITE_FILE, build_index_version, publish_index
+from ops.index.build import build_index_version, publish_index
 from ops.refresh.job import refresh_lock, refresh_lock_path
 from ops.settings import Settings
 from ops.versioned import POINTER, VersionedStore
+from tests.support.index_files import largest_search_file
 from tests.support.refresh import RegisterVersion
 
 runner = CliRunner()
@@ -234,7 +235,7 @@ def test_a_garbage_index_pointer_is_a_clear_error_and_publish_repairs_it(
 def test_a_truncated_index_file_is_a_message_on_stderr_not_a_traceback(
     published: Settings,
 ) -> None:
-    live = published.index_dir / "v000002" / SQLITE_FILE
+    live = largest_search_file(published.index_dir / "v000002")
     live.write_bytes(live.read_bytes()[:4096])
     for args in (["search", "harbour"], ["item", "harbour"], ["similar", "harbour"]):
         result = runner.invoke(app, [*args, "--json"])

@@ -22,12 +22,13 @@ from fastapi.testclient import TestClient
 from ops.api.app import NO_FACE_MODEL, NOT_PUBLISHED, LiveIndex, create_app
 from ops.atomic import write_table
 from ops.catalog.store import write_catalog
-from ops.index.build import DOCUMENTS_FILE, SQLITE_FILE, build_index_version, publish_index
+from ops.index.build import DOCUMENTS_FILE, build_index_version, publish_index
 from ops.index.query import SearchQuery
 from ops.predictions.schema import EMBEDDING_SCHEMA, LEDGER_SCHEMA, PREDICTION_SCHEMA
 from ops.predictions.store import embeddings_file, ledger_file, predictions_file
 from ops.settings import Settings
 from ops.versioned import POINTER, VersionedStore
+from tests.support.index_files import largest_search_file
 
 TOKEN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -576,15 +577,16 @@ def test_a_garbage_pointer_is_reported_by_health_and_repaired_by_publish(
 
 
 def test_a_damaged_live_index_is_reported_by_health_and_search(
-    client: TestClient, damaged: Callable[[str, str], Path]
+    client: TestClient, indexed: Settings, damaged: Callable[[str, str], Path]
 ) -> None:
-    sqlite = damaged("v000002", SQLITE_FILE)
+    live = indexed.index_dir / "v000002"
+    search_file = damaged("v000002", largest_search_file(live).relative_to(live).as_posix())
     health = client.get("/health")
     assert health.status_code == 503
-    assert health.json()["problem"].startswith(f"index v000002 is damaged: {sqlite} is ")
+    assert health.json()["problem"].startswith(f"index v000002 is damaged: {search_file} is ")
     search = client.get("/search", params={"q": "kiss"})
     assert search.status_code == 503
-    assert search.json()["detail"].startswith(f"index v000002 is damaged: {sqlite} is ")
+    assert search.json()["detail"].startswith(f"index v000002 is damaged: {search_file} is ")
     assert search.json()["detail"].endswith(
         "Repair: `cinescope index rollback` to the version before it, or `cinescope refresh` "
         "to build a new one"

@@ -1,4 +1,5 @@
-"""One set of index tests, run against both search backends (SQLite FTS5 and PostgreSQL)."""
+"""One set of index tests, run against every search backend (Tantivy, SQLite FTS5 and
+PostgreSQL); the facet-limit tests only against the SQL ones (Tantivy has no limit)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from ops.index.query import FACETS, SearchBackend, SearchQuery
 from ops.index.schema import DOCUMENT_SCHEMA
 from ops.index.search_engine import FACET_MATCHES
 from ops.index.sqlite_backend import SqliteSearchBackend
+from ops.index.tantivy_backend import TantivySearchBackend
 
 POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -152,9 +154,8 @@ def postgres_dsn() -> str:
     return POSTGRES_DSN
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def backend_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BackendFactory]:
-    """Build an index of the given documents with one backend and open it."""
+def _factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BackendFactory]:
+    """Build an index of the given documents with the backend ``request.param``, open it."""
     opened: list[SearchBackend] = []
     schemas: list[str] = []
     dsn = request.getfixturevalue("postgres_dsn") if request.param == "postgres" else ""
@@ -162,7 +163,11 @@ def backend_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     def make(rows: list[dict[str, Any]], facet_matches: int = FACET_MATCHES) -> SearchBackend:
         documents = frame(rows)
         backend: SearchBackend
-        if request.param == "sqlite":
+        if request.param == "tantivy":
+            folder = tmp_path / f"search-{len(opened)}.tantivy"
+            TantivySearchBackend.build(folder, documents)
+            backend = TantivySearchBackend.open(folder)
+        elif request.param == "sqlite":
             path = tmp_path / f"search-{len(opened)}.sqlite"
             SqliteSearchBackend.build(path, documents)
             backend = SqliteSearchBackend.open(path, facet_matches)
@@ -179,6 +184,18 @@ def backend_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
         backend.close()
     for schema in schemas:
         drop(dsn, schema)
+
+
+@pytest.fixture(params=["tantivy", "sqlite", "postgres"])
+def backend_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BackendFactory]:
+    """Build an index of the given documents with one backend and open it."""
+    yield from _factory(request, tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def sql_backend_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BackendFactory]:
+    """As backend_factory, for the backends that count facets over a limited match count."""
+    yield from _factory(request, tmp_path)
 
 
 @pytest.fixture
@@ -291,10 +308,10 @@ def test_facets_count_every_match(corpus: SearchBackend, query: SearchQuery) -> 
 
 @pytest.mark.parametrize("query", [{"q": "kiss"}, {"q": "kiss", "kind": ["video"]}])
 def test_facets_of_a_broad_search_count_its_best_ranked_matches_and_say_so(
-    backend_factory: BackendFactory, query: dict[str, Any]
+    sql_backend_factory: BackendFactory, query: dict[str, Any]
 ) -> None:
-    capped = backend_factory(CORPUS, facet_matches=2)
-    ranked = ids(backend_factory(CORPUS), **query)
+    capped = sql_backend_factory(CORPUS, facet_matches=2)
+    ranked = ids(sql_backend_factory(CORPUS), **query)
     page = capped.search(SearchQuery(**query))
     assert page.total == len(ranked) > 2
     assert (page.facets_exact, page.facets_counted) == (False, 2)
@@ -311,19 +328,19 @@ def test_facets_of_a_broad_search_count_its_best_ranked_matches_and_say_so(
     ],
 )
 def test_facets_of_a_broad_listing_count_an_even_sample_and_say_so(
-    backend_factory: BackendFactory, query: dict[str, Any], sampled: list[str]
+    sql_backend_factory: BackendFactory, query: dict[str, Any], sampled: list[str]
 ) -> None:
     """Every k-th listing position (k = ceil(total / limit)) among the matches, at most
     the limit: positions 3, 6 of 6 videos; 2, 6 (not 8) of 4; 2 of 3 video items."""
-    capped = backend_factory(CORPUS, facet_matches=2)
+    capped = sql_backend_factory(CORPUS, facet_matches=2)
     page = capped.search(SearchQuery(**query))
     assert page.total == len(ids(capped, **query)) > 2
     assert (page.facets_exact, page.facets_counted) == (False, len(sampled))
     assert page.facets == expected_facets([row for row in CORPUS if row["doc_id"] in sampled])
 
 
-def test_facets_up_to_the_limit_are_exact(backend_factory: BackendFactory) -> None:
-    capped = backend_factory(CORPUS, facet_matches=5)
+def test_facets_up_to_the_limit_are_exact(sql_backend_factory: BackendFactory) -> None:
+    capped = sql_backend_factory(CORPUS, facet_matches=5)
     for query, total in ((SearchQuery(q="kiss"), 5), (SearchQuery(q="night"), 2)):
         page = capped.search(query)
         assert (page.total, page.facets_exact, page.facets_counted) == (total, True, total)
@@ -333,19 +350,19 @@ def test_facets_up_to_the_limit_are_exact(backend_factory: BackendFactory) -> No
 
 
 def test_vector_candidates_beyond_the_limit_count_the_first_ones(
-    backend_factory: BackendFactory,
+    sql_backend_factory: BackendFactory,
 ) -> None:
-    capped = backend_factory(CORPUS, facet_matches=2)
+    capped = sql_backend_factory(CORPUS, facet_matches=2)
     page = capped.search(SearchQuery(), doc_ids=["i4", "i2", "i1", "i3"])
     assert (page.total, page.facets_exact, page.facets_counted) == (4, False, 2)
     assert page.facets["kind"] == {"audio": 1, "video": 1}
     assert [hit.doc_id for hit in page.hits] == ["i4", "i2", "i1", "i3"]
 
 
-def test_pages_beyond_the_facet_limit_keep_the_order(backend_factory: BackendFactory) -> None:
-    capped = backend_factory(CORPUS, facet_matches=2)
+def test_pages_beyond_the_facet_limit_keep_the_order(sql_backend_factory: BackendFactory) -> None:
+    capped = sql_backend_factory(CORPUS, facet_matches=2)
     for query in ({"q": "kiss"}, {"kind": ["video"]}, {"label": ["kiss", "beach"]}):
-        whole = ids(backend_factory(CORPUS), **query)
+        whole = ids(sql_backend_factory(CORPUS), **query)
         pages = [capped.search(SearchQuery(page=n, page_size=2, **query)) for n in (1, 2, 3)]
         assert [hit.doc_id for page in pages for hit in page.hits] == whole[:6]
         assert {page.total for page in pages} == {len(whole)}
@@ -497,3 +514,27 @@ def test_postgres_drop_is_idempotent(postgres_dsn: str) -> None:
     drop(postgres_dsn, schema)
     with pytest.raises(LookupError, match="does not exist"):
         PostgresSearchBackend.open(postgres_dsn, schema)
+
+
+@pytest.mark.parametrize(
+    ("query", "doc_ids"),
+    [
+        ({"q": "kiss"}, None),
+        ({"kind": ["video"]}, None),
+        ({"label": ["kiss", "beach"]}, None),
+        ({"q": "kis*"}, None),
+        ({}, ["i4", "i2", "i1", "i3"]),
+    ],
+)
+def test_tantivy_facets_count_every_match_however_broad(
+    tmp_path: Path, query: dict[str, Any], doc_ids: list[str] | None
+) -> None:
+    """What the SQL backends cut at their facet limit, Tantivy counts in full."""
+    TantivySearchBackend.build(tmp_path / "index", frame(CORPUS))
+    backend = TantivySearchBackend.open(tmp_path / "index")
+    page = backend.search(SearchQuery(page_size=2, **query), doc_ids)
+    found = {
+        hit.doc_id for hit in backend.search(SearchQuery(page_size=100, **query), doc_ids).hits
+    }
+    assert (page.total, page.facets_exact, page.facets_counted) == (len(found), True, len(found))
+    assert page.facets == expected_facets([row for row in CORPUS if row["doc_id"] in found])

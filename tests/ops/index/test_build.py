@@ -101,12 +101,17 @@ def test_a_build_is_sealed_with_its_manifest_and_not_published(home: Settings) -
     manifest = version.manifest()
     assert VersionedStore(home.index_dir).current() is None
     assert manifest["predictions_version"] == predictions
-    assert manifest["backend"] == "sqlite" and manifest["postgres_schema"] is None
+    assert manifest["backend"] == "tantivy" and manifest["postgres_schema"] is None
     assert (manifest["documents"], manifest["segments"], manifest["vectors"]) == (4, 2, 4)
     assert manifest["catalog_digest"] == catalog_digest(
         pa.Table.from_pandas(pd.read_parquet(home.catalog_path), schema=ITEM_SCHEMA).to_pandas()
     )
-    for name in ("documents.parquet", "search.sqlite", "vectors.faiss", "similar.parquet"):
+    for name in (
+        "documents.parquet",
+        "search.tantivy/meta.json",
+        "vectors.faiss",
+        "similar.parquet",
+    ):
         assert (version.path / name).is_file(), name
     assert [found.name for found in index_versions(home)] == [version.name]
 

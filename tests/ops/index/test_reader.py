@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from ops.catalog.store import write_catalog, write_frame
-from ops.index.build import SQLITE_FILE, build_index_version, publish_index
+from ops.index.build import build_index_version, publish_index
 from ops.index.query import SearchQuery
 from ops.index.reader import (
     DamagedIndex,
@@ -27,6 +27,7 @@ from ops.predictions.schema import EMBEDDING_SCHEMA, PREDICTION_SCHEMA
 from ops.predictions.store import embeddings_file, predictions_file
 from ops.settings import Settings
 from ops.versioned import VersionedStore, VersionError
+from tests.support.index_files import largest_search_file
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 LINEAGE = {"model_name": "scene", "model_version": "4", "dataset_rev": "labels/scene/v3"}
@@ -192,7 +193,7 @@ def test_a_named_version_opens_and_a_missing_one_is_refused(
         PublishedIndex.open(home, "v000009")
 
 
-def test_the_vector_nprobe_setting_reaches_the_vector_index(
+def test_the_vector_rerank_setting_reaches_the_vector_index(
     home: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write_world(home)
@@ -200,12 +201,12 @@ def test_the_vector_nprobe_setting_reaches_the_vector_index(
     asked: list[int | None] = []
     real_load = VectorIndex.load
 
-    def load(folder: Path, nprobe: int | None = None) -> VectorIndex:
-        asked.append(nprobe)
-        return real_load(folder, nprobe)
+    def load(folder: Path, rerank: int | None = None) -> VectorIndex:
+        asked.append(rerank)
+        return real_load(folder, rerank)
 
     monkeypatch.setattr(VectorIndex, "load", staticmethod(load))
-    monkeypatch.setenv("CINESCOPE_VECTOR_NPROBE", "7")
+    monkeypatch.setenv("CINESCOPE_VECTOR_RERANK", "7")
     PublishedIndex.open(Settings()).close()
     assert asked == [7]
 
@@ -233,13 +234,13 @@ def test_a_truncated_search_file_is_a_clear_error_naming_it_and_the_repair(
     write_world(home)
     version = build_index_version(home)
     publish_index(home, version.name)
-    sqlite = version.path / SQLITE_FILE
-    whole = sqlite.stat().st_size
-    sqlite.write_bytes(sqlite.read_bytes()[:4096])
+    search_file = largest_search_file(version.path)
+    whole = search_file.stat().st_size
+    search_file.write_bytes(search_file.read_bytes()[:4096])
     with pytest.raises(DamagedIndex) as raised, closing(PublishedIndex.open(home)) as index:
         index.search(SearchQuery(q="harbour"))
     assert str(raised.value) == (
-        f"index v000001 is damaged: {sqlite} is 4096 bytes, its manifest says {whole} "
+        f"index v000001 is damaged: {search_file} is 4096 bytes, its manifest says {whole} "
         "(truncated or changed since it was sealed). Repair: `cinescope index rollback` to "
         "the version before it, or `cinescope refresh` to build a new one"
     )

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from ops.index.vectors import VectorIndex, auto_nprobe, ivf_shape, recall_at_k, unit_rows
+from ops.index.vectors import AUTO_RERANK, VectorIndex, quantiser, recall_at_k, unit_rows
 from ops.settings import Settings
 
 
@@ -95,17 +95,9 @@ def test_bad_input_is_refused(tmp_path: Path) -> None:
         VectorIndex.load(tmp_path)
 
 
-def test_ivf_shape_grows_with_the_collection() -> None:
-    assert ivf_shape(1_000_000) == (4_000, 512)
-    nlist, nprobe = ivf_shape(1_000)
-    assert nlist * 39 <= 1_000 and 1 <= nprobe <= nlist
-
-
-def test_automatic_nprobe_scans_a_bounded_number_of_vectors() -> None:
-    assert auto_nprobe(100_000, 1_265) == 1_265  # small: every list fits the budget
-    assert auto_nprobe(1_000_000, 4_000) == 512  # 128k of 1M vectors
-    assert auto_nprobe(100_000_000, 40_000) == 52
-    assert auto_nprobe(1_000_000_000, 126_491) == 32  # never fewer
+def test_the_quantiser_codes_each_pair_of_dimensions() -> None:
+    assert quantiser(128) == "PQ64x4fs,RFlat"
+    assert quantiser(7) == "PQ7x4fs,RFlat"
 
 
 def diffuse(count: int, seed: int = 0) -> np.ndarray:
@@ -115,50 +107,49 @@ def diffuse(count: int, seed: int = 0) -> np.ndarray:
     return unit_rows(centres[rng.integers(0, len(centres), count)] + rng.normal(size=(count, 16)))
 
 
-def test_nprobe_is_honoured_at_build_load_and_search(tmp_path: Path) -> None:
+def test_rerank_is_honoured_at_build_load_and_search(tmp_path: Path) -> None:
     vectors = diffuse(4_000)
     exact = VectorIndex.build(vectors, ids(4_000))
-    built = VectorIndex.build(vectors, ids(4_000), exact_max=1_000, nprobe=2)
-    assert (built.nlist, built.nprobe) == (102, 2)
+    built = VectorIndex.build(vectors, ids(4_000), exact_max=1_000, rerank=10)
+    assert built.rerank == 10
     queries = diffuse(40, seed=1)
     narrow = recall_at_k(built, exact, queries, 10)
-    assert narrow == recall_at_k(built, exact, queries, 10, nprobe=2) < 0.9
-    assert recall_at_k(built, exact, queries, 10, nprobe=102) == 1.0  # every list: exact
-    assert VectorIndex.build(vectors, ids(4_000), exact_max=1_000, nprobe=500).nprobe == 102
+    assert narrow == recall_at_k(built, exact, queries, 10, rerank=10) < 0.9
+    assert recall_at_k(built, exact, queries, 10, rerank=4_000) == 1.0  # every vector: exact
     built.save(tmp_path)
-    assert VectorIndex.load(tmp_path).nprobe == 102  # automatic, not the build's value
-    loaded = VectorIndex.load(tmp_path, nprobe=2)
-    assert loaded.nprobe == 2
+    assert VectorIndex.load(tmp_path).rerank == AUTO_RERANK  # not the build's value
+    loaded = VectorIndex.load(tmp_path, rerank=10)
+    assert loaded.rerank == 10
     assert recall_at_k(loaded, exact, queries, 10) == narrow
 
 
-def test_more_lists_scanned_never_lower_recall() -> None:
+def test_more_candidates_reranked_never_lower_recall() -> None:
     vectors = diffuse(4_000)
     exact = VectorIndex.build(vectors, ids(4_000))
     approximate = VectorIndex.build(vectors, ids(4_000), exact_max=1_000, seed=3)
     queries = diffuse(40, seed=2)
-    recalls = [recall_at_k(approximate, exact, queries, 10, p) for p in (1, 2, 4, 8, 16, 32, 102)]
+    recalls = [recall_at_k(approximate, exact, queries, 10, n) for n in (10, 20, 40, 80, 4_000)]
     assert recalls == sorted(recalls)
     assert recalls[0] < recalls[-1] == 1.0
 
 
-def test_an_exact_index_ignores_nprobe(tmp_path: Path) -> None:
+def test_an_exact_index_ignores_rerank(tmp_path: Path) -> None:
     vectors = clustered(500)
-    index = VectorIndex.build(vectors, ids(500), nprobe=1)
-    assert (index.exact, index.nlist, index.nprobe) == (True, None, None)
-    assert index.search(vectors[0], 10, nprobe=1) == index.search(vectors[0], 10)
+    index = VectorIndex.build(vectors, ids(500), rerank=1)
+    assert (index.exact, index.rerank) == (True, None)
+    assert index.search(vectors[0], 10, rerank=1) == index.search(vectors[0], 10)
     index.save(tmp_path)
-    assert VectorIndex.load(tmp_path, nprobe=1).nprobe is None
+    assert VectorIndex.load(tmp_path, rerank=1).rerank is None
 
 
-def test_a_bad_nprobe_is_refused(tmp_path: Path) -> None:
+def test_a_bad_rerank_is_refused(tmp_path: Path) -> None:
     vectors = clustered(2_000)
     index = VectorIndex.build(vectors, ids(2_000), exact_max=100)
-    with pytest.raises(ValueError, match="nprobe must be at least 1, got 0"):
-        index.search(vectors[0], 5, nprobe=0)
+    with pytest.raises(ValueError, match="rerank must be at least 1, got 0"):
+        index.search(vectors[0], 5, rerank=0)
     index.save(tmp_path)
-    with pytest.raises(ValueError, match="nprobe must be at least 1, got -1"):
-        VectorIndex.load(tmp_path, nprobe=-1)
-    with pytest.raises(ValidationError, match="vector_nprobe"):
-        Settings(vector_nprobe=0)
-    assert Settings().vector_nprobe is None
+    with pytest.raises(ValueError, match="rerank must be at least 1, got -1"):
+        VectorIndex.load(tmp_path, rerank=-1)
+    with pytest.raises(ValidationError, match="vector_rerank"):
+        Settings(vector_rerank=0)
+    assert Settings().vector_rerank is None
