@@ -221,6 +221,7 @@ def test_postgres_versions_live_in_their_own_schemas(home: Settings, postgres_ds
     try:
         assert first.manifest()["postgres_schema"] == postgres_schema_name(first)
         assert not (first.path / "search.sqlite").exists()
+        assert not (first.path / "search.tantivy").exists()
         assert search_titles(reader) == ["Desert", "Harbour"]
         second = publish_index(settings, build_index_version(settings).name)
         assert schemas(postgres_dsn) == [postgres_schema_name(first), postgres_schema_name(second)]

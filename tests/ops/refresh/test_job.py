@@ -24,6 +24,7 @@ from ops.refresh.job import (
 from ops.refresh.results import RefreshOutcome
 from ops.sample_site.media import make_video
 from ops.settings import Settings
+from tests.support.index_files import largest_search_file
 from tests.support.refresh import CatalogEditor, RegisterVersion
 
 
@@ -143,19 +144,24 @@ def test_a_second_refresh_while_one_runs_is_refused_and_the_first_publishes_a_wh
     assert first[0].published and live_versions(refresh_home) == ("v000001", "v000001")
     live = index_store(refresh_home).current()
     assert live is not None and live.problems() == []
-    assert set(live.manifest()["files"]) >= {"search.sqlite", "documents.parquet", "vectors.faiss"}
+    assert set(live.manifest()["files"]) >= {
+        "search.tantivy/meta.json",
+        "documents.parquet",
+        "vectors.faiss",
+    }
 
 
 def test_a_damaged_live_index_is_rebuilt_not_trusted(refresh_home: Settings) -> None:
     run_refresh("run-1", refresh_home)
-    sqlite = index_store(refresh_home).get("v000001").path / "search.sqlite"
-    sqlite.write_bytes(sqlite.read_bytes()[:4096])
+    live = index_store(refresh_home).get("v000001").path
+    damaged = largest_search_file(live)
+    whole = damaged.stat().st_size
+    damaged.write_bytes(damaged.read_bytes()[:4096])
     again = run_refresh("run-2", refresh_home)
     assert again.published and again.published.index_version == "v000002"
     assert again.plan.rebuild_reason == (
-        f"the live index v000001 is damaged ({sqlite} is 4096 bytes, its manifest says "
-        f"{index_store(refresh_home).get('v000001').manifest()['files']['search.sqlite']['bytes']}"
-        " (truncated or changed since it was sealed))"
+        f"the live index v000001 is damaged ({damaged} is 4096 bytes, its manifest says "
+        f"{whole} (truncated or changed since it was sealed))"
     )
 
 
