@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export CINESCOPE_HOME ?= $(CURDIR)/var
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: venv demo test lint bench train up down clean
+.PHONY: venv browser demo test lint bench train up down clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,16 @@ venv: $(STAMP)
 demo: venv
 	$(BIN)/cinescope demo
 
-test: venv
+# The curation page's browser test drives Debian's chromium; install it when missing.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    { DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null || \
+	      { apt-get update -q >/dev/null && \
+	        DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }; }; } || \
+	  echo "chromium could not be installed (needs root and apt): the browser test will skip"
+
+test: venv browser
 	$(PY) -m pytest
 
 lint: venv

@@ -12,6 +12,7 @@ BENCHMARKS = (
     "benchmarks.scene_inference",
     "benchmarks.refresh",
     "benchmarks.search",
+    "benchmarks.faces",
 )
 
 

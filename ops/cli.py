@@ -69,6 +69,12 @@ index_app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(index_app, name="index")
+faces_app = typer.Typer(
+    help="Faces and people: detection, clustering and its evaluation.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(faces_app, name="faces")
 
 
 AsJson = Annotated[
@@ -351,6 +357,132 @@ def scene_evaluate() -> None:
 
     gate = evaluate_step().gate
     console.print(("promoted: " if gate.promoted else "kept the champion: ") + gate.reason)
+
+
+@faces_app.command("evaluate")
+def faces_evaluate(
+    folder: Annotated[Path, typer.Argument(help="one sub-folder of pictures per identity")],
+    algorithm: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="NAME",
+            help="chinese_whispers or agglomerative (repeat for several; default both)",
+        ),
+    ] = None,
+    detector: Annotated[
+        str, typer.Option(metavar="NAME", help="hog (default) or cnn for more poses")
+    ] = "hog",
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            metavar="DISTANCE",
+            help="largest descriptor distance within one person (default per algorithm)",
+        ),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Detect, describe and cluster every picture; score each algorithm (one JSON line each)."""
+    from pydantic import ValidationError
+
+    from ops.faces.cluster import ALGORITHMS, ClusterSettings
+    from ops.faces.detect import FaceSettings
+    from ops.faces.evaluate import evaluate_faces
+
+    chosen = algorithm or list(ALGORITHMS)
+    unknown = [name for name in chosen if name not in ALGORITHMS]
+    if unknown:
+        _fail(f"unknown algorithm {', '.join(unknown)}: choose from {', '.join(ALGORITHMS)}", 2)
+    try:
+        faces = FaceSettings(detector=detector)  # type: ignore[arg-type]
+        clustering = ClusterSettings(threshold=threshold)
+    except ValidationError as error:
+        _fail(f"bad setting: {error.errors()[0]['loc'][0]}: {error.errors()[0]['msg']}", 2)
+    try:
+        results = evaluate_faces(folder, chosen, faces, clustering)  # type: ignore[arg-type]
+    except (NotADirectoryError, ValueError) as error:
+        _fail(str(error), 2)
+    if as_json:
+        for result in results:
+            print(result.model_dump_json())
+        return
+    keys = ("images", "faces_detected", "identities", "clusters", "purity", "compactness")
+    for result in results:
+        scores = {key: getattr(result, key) for key in keys}
+        scores |= {"pairwise_f": result.pairwise_f, "bcubed_f": result.bcubed_f}
+        console.print(stats_table(result.algorithm, scores))
+
+
+@faces_app.command("add")
+def faces_add(
+    folder: Annotated[
+        Path, typer.Argument(help="pictures; a sub-folder per person labels its faces")
+    ],
+    source: Annotated[
+        str, typer.Option(metavar="NAME", help="where the pictures come from")
+    ] = "local",
+) -> None:
+    """Find the faces in a folder of pictures and add them to the face store."""
+    from ops.faces.store import FaceStore
+
+    try:
+        added = FaceStore(get_settings()).add_pictures(folder, source)
+    except NotADirectoryError as error:
+        _fail(str(error), 2)
+    console.print(stats_table("faces added", asdict(added)))
+
+
+@faces_app.command("cluster")
+def faces_cluster(
+    algorithm: Annotated[
+        str, typer.Option(metavar="NAME", help="chinese_whispers (default) or agglomerative")
+    ] = "chinese_whispers",
+    full: Annotated[
+        bool, typer.Option("--full", help="re-cluster every undecided face from scratch")
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Place the faces no curator decided on (the faces_cluster DAG's step)."""
+    from pydantic import ValidationError
+
+    from ops.faces.params import ClusterParams
+    from ops.faces.people import cluster_people
+
+    try:
+        params = ClusterParams(algorithm=algorithm, full=full)  # type: ignore[arg-type]
+    except ValidationError as error:
+        _fail(f"bad option: {error.errors()[0]['msg']}", 2)
+    run = cluster_people(get_settings(), params)
+    if as_json:
+        _print_json(run)
+        return
+    console.print(stats_table("faces_cluster", run.model_dump()))
+
+
+@faces_app.command("people")
+def faces_people(as_json: AsJson = False) -> None:
+    """Named people and anonymous clusters, largest first."""
+    from ops.faces.people import CurationStore
+
+    state = CurationStore(get_settings()).read()
+    if as_json:
+        _print_json(state)
+        return
+    rows = {
+        name: f"{len(person.faces)} confirmed, {len(person.suggested)} suggested"
+        for name, person in state.people.items()
+    }
+    largest = sorted(state.clusters.items(), key=lambda pair: -len(pair[1]))
+    rows |= {key: f"{len(faces)} faces (unnamed)" for key, faces in largest}
+    console.print(stats_table("people and clusters", rows))
+
+
+@faces_app.command("register")
+def faces_register() -> None:
+    """Register the pretrained face files in MLflow as face-embedder (once per install)."""
+    from ops.faces.embedder import FACE_EMBEDDER, ensure_face_embedder
+
+    version = ensure_face_embedder(get_settings().tracking_uri)
+    console.print(f"{FACE_EMBEDDER} version {version} holds the installed pretrained files")
 
 
 @dag_app.command("test")

@@ -25,6 +25,7 @@ DAG_PARAMS = {
     "catalog_ingest": "ops.catalog.results:IngestParams",
     "catalog_refresh": "ops.refresh.results:RefreshParams",
     "train_scene": "ops.scene.params:TrainParams",
+    "faces_cluster": "ops.faces.params:ClusterParams",
 }
 """Each DAG's params model (``module:Model``), for checking a trigger's conf without Airflow."""
 

@@ -1,4 +1,6 @@
-"""The embedded MLflow store (a SQLite file) is checked before use, so damage is not erased.
+"""The MLflow store: where it is, its experiments, and a check before use.
+
+The embedded store (a SQLite file) is checked before use, so damage is not erased.
 
 SQLite treats an empty file as an empty database, so MLflow would silently create fresh
 tables in a truncated ``mlflow.db`` and every run and registered model would be gone
@@ -8,9 +10,15 @@ refused.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ops.errors import BrokenStateError
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 SQLITE_PREFIX = "sqlite:///"
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -43,3 +51,42 @@ def require_intact_store(tracking_uri: str) -> None:
         f" restore {path} from a backup; or, to start over on purpose, delete it and train"
         " again (`cinescope scene train`)."
     )
+
+
+def default_artifact_location(tracking_uri: str) -> str | None:
+    """For a SQLite store, an ``artifacts`` folder beside the database; servers choose their own.
+
+    Without it MLflow would put artifacts in ``./mlartifacts`` under whatever the
+    current directory happens to be.
+    """
+    store = embedded_store_path(tracking_uri)
+    return None if store is None else (store.parent / "artifacts").resolve().as_uri()
+
+
+@contextmanager
+def tracking_uri_context(uri: str) -> Iterator[None]:
+    """Point MLflow's fluent API (which ``log_model`` needs) at ``uri``, then back.
+
+    MLflow's own helper restores the previous state exactly, "unset" included; the public
+    ``get_tracking_uri`` would return a resolved default and pin it (and create its store).
+    """
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    with _use_tracking_uri(uri):
+        yield
+
+
+def ensure_experiment(client: MlflowClient, name: str, artifact_location: str | None) -> str:
+    from mlflow.exceptions import MlflowException
+
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    try:
+        return client.create_experiment(name, artifact_location=artifact_location)
+    except MlflowException:
+        # Another task created it between our look-up and our create.
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return str(experiment.experiment_id)

@@ -1,6 +1,7 @@
 """The query API: search, item details, similar items and index admin over HTTP.
 
-Reads are open; calls that change which index version is live need the bearer token
+Reads are open; calls that change which index version is live, and face curation
+decisions (ops/api/faces.py, the page at /curate), need the bearer token
 (ops/api/auth.py). The published index is opened on first use and reopened when its
 pointer moves, so a publish or a rollback (from here, the CLI or the refresh DAG) is
 served from the next request on, without a restart.
@@ -22,6 +23,7 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
 from ops.api.auth import TokenGuard
+from ops.api.faces import faces_router
 from ops.index.build import index_store, index_versions, publish_index, rollback_index
 from ops.index.query import SearchPage, SearchQuery, SimilarItem
 from ops.index.reader import DamagedIndex, NoPublishedIndex, PublishedIndex
@@ -177,6 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for unavailable in (NoPublishedIndex, BrokenPointer, DamagedIndex):
         app.add_exception_handler(unavailable, _unavailable)
+    app.include_router(faces_router(settings, require_token))
 
     @app.get("/health", tags=["status"], response_model=Health, responses={503: {"model": Health}})
     def health() -> Health | JSONResponse:

@@ -47,7 +47,12 @@ from ops.scene.train import (
     select_device,
 )
 from ops.settings import REPO_ROOT, get_settings
-from ops.tracking_store import require_intact_store
+from ops.tracking_store import (
+    default_artifact_location,
+    ensure_experiment,
+    require_intact_store,
+    tracking_uri_context,
+)
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -108,31 +113,6 @@ def git_commit(repo: Path = REPO_ROOT) -> str:
     return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else UNKNOWN_COMMIT
 
 
-def default_artifact_location(tracking_uri: str) -> str | None:
-    """For a SQLite store, an ``artifacts`` folder beside the database; servers choose their own.
-
-    Without it MLflow would put artifacts in ``./mlartifacts`` under whatever the
-    current directory happens to be.
-    """
-    from ops.tracking_store import embedded_store_path
-
-    store = embedded_store_path(tracking_uri)
-    return None if store is None else (store.parent / "artifacts").resolve().as_uri()
-
-
-@contextmanager
-def _tracking_uri(uri: str) -> Iterator[None]:
-    """Point MLflow's fluent API (which ``log_model`` needs) at ``uri``, then back.
-
-    MLflow's own helper restores the previous state exactly, "unset" included; the public
-    ``get_tracking_uri`` would return a resolved default and pin it (and create its store).
-    """
-    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
-
-    with _use_tracking_uri(uri):
-        yield
-
-
 class _DropServingInputCheck(logging.Filter):
     """Drop MLflow's serving-example check warning, which a two-input model always fails.
 
@@ -142,22 +122,6 @@ class _DropServingInputCheck(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not record.getMessage().startswith("Failed to validate serving input example")
-
-
-def _experiment_id(client: MlflowClient, name: str, artifact_location: str | None) -> str:
-    from mlflow.exceptions import MlflowException
-
-    experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        return str(experiment.experiment_id)
-    try:
-        return client.create_experiment(name, artifact_location=artifact_location)
-    except MlflowException:
-        # Another task created it between our look-up and our create.
-        experiment = client.get_experiment_by_name(name)
-        if experiment is None:
-            raise
-        return str(experiment.experiment_id)
 
 
 def model_signature(model: SceneClassifier) -> ModelSignature:
@@ -361,7 +325,7 @@ def scene_run(
 
     require_intact_store(tracking_uri)
     client = MlflowClient(tracking_uri)
-    experiment_id = _experiment_id(
+    experiment_id = ensure_experiment(
         client, experiment, artifact_location or default_artifact_location(tracking_uri)
     )
     rev = dataset_rev or prepared.dataset_rev or UNVERSIONED
@@ -373,7 +337,7 @@ def scene_run(
     main = modality_name(params.use_frames, params.use_audio)
     dataset = training_dataset(prepared, rev, registry)
     with (
-        _tracking_uri(tracking_uri),
+        tracking_uri_context(tracking_uri),
         mlflow.start_run(
             experiment_id=experiment_id, run_name=f"{main}-{rev}", tags=tags | {"variant": main}
         ) as run,
@@ -402,10 +366,10 @@ def register_scene_model(
 
     require_intact_store(tracking_uri)
     client = MlflowClient(tracking_uri)
-    experiment_id = _experiment_id(client, experiment, default_artifact_location(tracking_uri))
+    experiment_id = ensure_experiment(client, experiment, default_artifact_location(tracking_uri))
     tags = {"dataset_rev": dataset_rev, TRAINING_DATA_TAG: training_data}
     with (
-        _tracking_uri(tracking_uri),
+        tracking_uri_context(tracking_uri),
         mlflow.start_run(experiment_id=experiment_id, tags=tags),
     ):
         version = _log_model(model, registered_model_name)
@@ -517,7 +481,7 @@ def load_scene_model(model_uri: str, tracking_uri: str) -> SceneClassifier:
     # ``download_artifacts(tracking_uri=...)`` does not reach the registry look-up of a
     # ``models:/`` URI, which reads the global URI: point that at the store for the call.
     with (
-        _tracking_uri(tracking_uri),
+        tracking_uri_context(tracking_uri),
         tempfile.TemporaryDirectory(prefix="scene-model-") as scratch,
     ):
         local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=scratch)

@@ -27,7 +27,6 @@ from ops.scene.tracking import (
     CHAMPION_ALIAS,
     LoggedRun,
     ModelProvenance,
-    default_artifact_location,
     git_commit,
     load_champion,
     load_scene_model,
@@ -38,6 +37,7 @@ from ops.scene.tracking import (
     training_dataset,
 )
 from ops.scene.train import MODALITIES, SceneTrainingResult, TrainOutcome, VariantResult
+from ops.tracking_store import default_artifact_location
 
 FRAMES = FrameContract(frames_per_segment=1, height=32, width=32)
 AUDIO = AudioContract()

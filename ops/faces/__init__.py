@@ -1,0 +1,1 @@
+"""Faces and people: detection, alignment, descriptors, clustering and its evaluation."""

@@ -1,0 +1,167 @@
+"""The faces found so far: one table row per face (where it came from, its box, quality
+and descriptor) and a thumbnail per face for the curation page.
+
+Layout under ``home/faces``: ``faces.parquet`` (written atomically, so a killed run
+leaves the previous table), ``thumbs/<face_id>.jpg``. A face's id is a digest of where it
+was found (picture or item, time, box), so adding the same picture twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from PIL import Image
+from tqdm import tqdm
+
+from ops.atomic import atomic_path, write_table
+from ops.faces.detect import DESCRIPTOR_DIM, Face, FaceAnalyser
+from ops.faces.pictures import PICTURE_SUFFIXES, UnreadablePicture, read_picture
+from ops.settings import Settings
+
+THUMB_PX = 112
+FACES_SCHEMA = pa.schema(
+    [
+        pa.field("face_id", pa.string(), nullable=False),
+        pa.field("origin", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("label", pa.string()),
+        pa.field("time_s", pa.float64()),
+        pa.field("x0", pa.int32()),
+        pa.field("y0", pa.int32()),
+        pa.field("x1", pa.int32()),
+        pa.field("y1", pa.int32()),
+        pa.field("size_px", pa.int32()),
+        pa.field("sharpness", pa.float32()),
+        pa.field("turn", pa.float32()),
+        pa.field("detection_score", pa.float32()),
+        pa.field("descriptor", pa.list_(pa.float32(), DESCRIPTOR_DIM)),
+        pa.field("added_at", pa.string()),
+    ]
+)
+
+
+def faces_dir(settings: Settings) -> Path:
+    return settings.home / "faces"
+
+
+@dataclass(frozen=True)
+class Added:
+    """What one ``add_pictures`` call did."""
+
+    pictures: int
+    faces_added: int
+    already_known: int
+    refused: dict[str, int]
+    unreadable: dict[str, str]
+
+
+class FaceStore:
+    """The faces table and thumbnails of one data root."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.root = faces_dir(settings)
+        self.table_path = self.root / "faces.parquet"
+        self.thumbs = self.root / "thumbs"
+
+    def faces(self) -> pd.DataFrame:
+        """Every face, in the order added."""
+        if not self.table_path.is_file():
+            return FACES_SCHEMA.empty_table().to_pandas()
+        return pd.read_parquet(self.table_path)
+
+    def descriptors(self, face_ids: Iterable[str]) -> np.ndarray:
+        """The descriptors of ``face_ids``, in that order."""
+        table = self.faces().set_index("face_id")
+        rows = table.loc[list(face_ids), "descriptor"]
+        return np.asarray(rows.tolist(), dtype=np.float32).reshape(len(rows), DESCRIPTOR_DIM)
+
+    def thumbnail(self, face_id: str) -> Path | None:
+        path = self.thumbs / f"{face_id}.jpg"
+        return path if path.is_file() else None
+
+    def add_pictures(
+        self, folder: Path, source: str, analyser: FaceAnalyser | None = None
+    ) -> Added:
+        """Faces of every picture under ``folder``; a sub-folder's name labels its faces
+        (a folder per person, as a source that declares people gives), and pictures at
+        the top level are unlabelled."""
+        if not folder.is_dir():
+            raise NotADirectoryError(f"{folder} is not a folder of pictures")
+        chosen = analyser or FaceAnalyser()
+        known = set(self.faces()["face_id"])
+        rows: list[dict[str, object]] = []
+        refused: dict[str, int] = {}
+        unreadable: dict[str, str] = {}
+        pictures = sorted(
+            path
+            for path in folder.rglob("*")
+            if path.is_file() and path.suffix.lower() in PICTURE_SUFFIXES
+        )
+        already = 0
+        for path in tqdm(pictures, desc="faces", unit="picture", leave=False):
+            relative = path.relative_to(folder)
+            label = relative.parts[0] if len(relative.parts) > 1 else None
+            try:
+                picture = read_picture(path)
+            except UnreadablePicture as error:
+                unreadable[relative.as_posix()] = str(error)
+                continue
+            found = chosen.analyse(picture)
+            for reason, count in found.refused.items():
+                refused[reason] = refused.get(reason, 0) + count
+            for face in found.faces:
+                face_id = face_key(str(path.resolve()), None, face)
+                if face_id in known:
+                    already += 1
+                    continue
+                known.add(face_id)
+                self._write_thumbnail(face_id, picture, face)
+                rows.append(_row(face_id, str(path.resolve()), source, label, None, face))
+        self._append(rows)
+        return Added(len(pictures), len(rows), already, refused, unreadable)
+
+    def _append(self, rows: list[dict[str, object]]) -> None:
+        if not rows:
+            return
+        added = pa.Table.from_pylist(rows, schema=FACES_SCHEMA)
+        if self.table_path.is_file():
+            added = pa.concat_tables(
+                [
+                    pa.Table.from_pandas(self.faces(), schema=FACES_SCHEMA, preserve_index=False),
+                    added,
+                ]
+            )
+        write_table(added, self.table_path)
+
+    def _write_thumbnail(self, face_id: str, picture: np.ndarray, face: Face) -> None:
+        x0, y0, x1, y1 = face.box
+        margin = (x1 - x0) // 4
+        height, width = picture.shape[:2]
+        crop = picture[
+            max(0, y0 - margin) : min(height, y1 + margin),
+            max(0, x0 - margin) : min(width, x1 + margin),
+        ]
+        self.thumbs.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.thumbs / f"{face_id}.jpg") as tmp:
+            Image.fromarray(crop).resize((THUMB_PX, THUMB_PX)).save(tmp, format="JPEG")
+
+
+def face_key(origin: str, time_s: float | None, face: Face) -> str:
+    """A face's id: where it was found, when, and its box."""
+    text = f"{origin}|{time_s}|{face.box}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _row(
+    face_id: str, origin: str, source: str, label: str | None, time_s: float | None, face: Face
+) -> dict[str, object]:
+    where = {"face_id": face_id, "origin": origin, "source": source, "label": label}
+    added = {"added_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    return where | {"time_s": time_s} | face.columns() | added
