@@ -1,5 +1,7 @@
 """Faces benchmark: faces per second (detect + align + embed) at 640x360 and 1280x720 on
-real frames, and clustering time and peak memory at 10k and 100k descriptors per
+real frames; the video pass (face tracks) against a naive every-frame pass on the same
+clip, in one run (speed as a multiple of real time, and the share of the naive faces the
+tracks cover); and clustering time and peak memory at 10k and 100k descriptors per
 algorithm, each clustering in a fresh process so its peak RSS is its own.
 
 ``python -m benchmarks.faces [--sizes 10000 100000]`` from the repository root. The
@@ -113,6 +115,54 @@ def faces_per_second() -> list[dict[str, Any]]:
     return rows
 
 
+def video_tracks(iou_needed: float = 0.3) -> dict[str, Any]:
+    """The platform's video pass against a naive one (HOG with one upsample on every
+    frame, every face aligned and described), on the same clip in one run: speed as a
+    multiple of real time, and the share of the naive pass's faces that a track covers
+    (a track box on that frame overlapping it by ``iou_needed``)."""
+    import av
+
+    from ops.faces.detect import FaceAnalyser
+    from ops.faces.tracks import iou, video_face_tracks
+
+    if not CLIP_FILE.is_file():
+        print(f"skipped video tracks: {CLIP_FILE} not found (shared media absent)")
+        return {}
+    analyser = FaceAnalyser()
+    naive: list[tuple[int, tuple[int, int, int, int]]] = []
+    started = time.perf_counter()
+    with av.open(str(CLIP_FILE)) as container:
+        for number, frame in enumerate(container.decode(video=0)):
+            found = analyser.analyse(frame.to_ndarray(format="rgb24"))
+            naive += [(number, face.box) for face in found.faces]
+    naive_s = time.perf_counter() - started
+    tracked = video_face_tracks(CLIP_FILE)
+    duration = tracked.frames / tracked.fps
+    boxes: dict[int, list[tuple[int, int, int, int]]] = {}
+    for track in tracked.tracks:
+        for box in track.boxes:
+            boxes.setdefault(box.frame, []).append(box.box)
+    covered = sum(
+        any(iou(box, other) >= iou_needed for other in boxes.get(frame, [])) for frame, box in naive
+    )
+    return {
+        "clip": CLIP_FILE.name,
+        "seconds_of_video": round(duration, 2),
+        "naive": {
+            "seconds": round(naive_s, 2),
+            "times_real_time": round(duration / naive_s, 2),
+            "faces": len(naive),
+        },
+        "tracks": {
+            "seconds": tracked.seconds,
+            "times_real_time": round(duration / tracked.seconds, 2),
+            "tracks": len(tracked.tracks),
+            "keyframes": tracked.keyframes,
+            "covers_naive_faces": round(covered / max(len(naive), 1), 4),
+        },
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Face analysis and clustering benchmark.")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -126,6 +176,8 @@ def main() -> None:
     speed = faces_per_second()
     for row in speed:
         print(json.dumps(row), flush=True)
+    video = video_tracks()
+    print(json.dumps(video), flush=True)
     clustering = []
     for count in args.sizes:
         for algorithm in ALGORITHMS:
@@ -142,6 +194,7 @@ def main() -> None:
                     "cpus": len(os.sched_getaffinity(0)),
                 },
                 "faces_per_second": speed,
+                "video_tracks": video,
                 "clustering": clustering,
             },
             handle,

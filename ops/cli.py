@@ -415,17 +415,23 @@ def faces_evaluate(
 @faces_app.command("add")
 def faces_add(
     folder: Annotated[
-        Path, typer.Argument(help="pictures; a sub-folder per person labels its faces")
+        Path,
+        typer.Argument(help="a video, or pictures (a sub-folder per person labels its faces)"),
     ],
     source: Annotated[
         str, typer.Option(metavar="NAME", help="where the pictures come from")
     ] = "local",
 ) -> None:
-    """Find the faces in a folder of pictures and add them to the face store."""
+    """Add the faces of a folder of pictures, or the best face of each face track of a
+    video, to the face store."""
     from ops.faces.store import FaceStore
 
+    store = FaceStore(get_settings())
     try:
-        added = FaceStore(get_settings()).add_pictures(folder, source)
+        if folder.is_file():
+            added = store.add_video(folder, source)
+        else:
+            added = store.add_pictures(folder, source)
     except NotADirectoryError as error:
         _fail(str(error), 2)
     console.print(stats_table("faces added", asdict(added)))
@@ -474,6 +480,57 @@ def faces_people(as_json: AsJson = False) -> None:
     largest = sorted(state.clusters.items(), key=lambda pair: -len(pair[1]))
     rows |= {key: f"{len(faces)} faces (unnamed)" for key, faces in largest}
     console.print(stats_table("people and clusters", rows))
+
+
+@faces_app.command("tracks")
+def faces_tracks(
+    video: Annotated[Path, typer.Argument(help="a video file")],
+    every: Annotated[int, typer.Option(metavar="FRAMES", help="detect on every N-th frame")] = 12,
+    grabs: Annotated[
+        Path | None,
+        typer.Option(metavar="DIR", help="write each track's best frame, its box drawn"),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Follow the faces of a video: tracks with their times and best face."""
+    from pydantic import ValidationError
+
+    from ops.faces.tracks import TrackSettings, save_grabs, video_face_tracks
+
+    if not video.is_file():
+        _fail(f"{video} is not a file", 2)
+    try:
+        settings = TrackSettings(detect_every=every)
+    except ValidationError as error:
+        _fail(f"bad option: {error.errors()[0]['msg']}", 2)
+    try:
+        found = video_face_tracks(video, settings)
+    except Exception as error:  # PyAV's errors share no base class worth naming
+        _fail(f"{video}: not a readable video ({error})")
+    if grabs is not None:
+        save_grabs(video, found, grabs)
+    if as_json:
+        _print_json(
+            found.model_copy(
+                update={
+                    "tracks": [
+                        track.model_copy(update={"boxes": [], "descriptor": []})
+                        for track in found.tracks
+                    ]
+                }
+            )
+        )
+        return
+    for track in found.tracks:
+        described = "described" if track.descriptor else f"refused: {track.refused}"
+        console.print(
+            f"track {track.track}: {track.start_s:.2f}-{track.end_s:.2f} s, "
+            f"{len(track.boxes)} frames, best frame {track.best_frame} ({described})"
+        )
+    console.print(
+        f"{len(found.tracks)} tracks in {found.frames} frames ({found.keyframes} analysed) "
+        f"in {found.seconds} s"
+    )
 
 
 @faces_app.command("register")

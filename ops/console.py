@@ -166,7 +166,8 @@ def versions_table(versions: Iterable[Any]) -> Table:
 def stats_table(title: str, stats: dict[str, Any]) -> Table:
     table = Table(title=title, title_justify="left", show_header=False)
     for key, value in stats.items():
-        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+        number = isinstance(value, int) and not isinstance(value, bool)
+        table.add_row(key, f"{value:,}" if number else str(value))
     return table
 
 

@@ -155,30 +155,47 @@ class FaceAnalyser:
         faces: list[Face] = []
         refused: dict[str, int] = {}
         for rect, score in self._detect(rgb):
-            shape = self._landmarks(rgb, rect)
-            points = [(float(p.x), float(p.y)) for p in shape.parts()]
-            size = int(min(rect.width(), rect.height()))
-            chip = self._dlib.get_face_chip(rgb, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
-            sharpness = laplacian_variance(chip)
-            turn = sideways_turn(points)
-            reason = self._refusal(size, sharpness, turn)
-            if reason is not None:
-                refused[reason] = refused.get(reason, 0) + 1
-                continue
-            descriptor = self._descriptor.compute_face_descriptor(chip)
-            faces.append(
-                Face(
-                    box=(rect.left(), rect.top(), rect.right(), rect.bottom()),
-                    landmarks=points,
-                    size_px=size,
-                    sharpness=round(sharpness, 2),
-                    turn=round(turn, 3),
-                    detection_score=round(float(score), 3),
-                    descriptor=[float(value) for value in descriptor],
-                )
-            )
+            face = self._examine(rgb, rect, float(score))
+            if isinstance(face, Face):
+                faces.append(face)
+            else:
+                refused[face] = refused.get(face, 0) + 1
         faces.sort(key=lambda face: -face.size_px)
         return FacesFound(faces=faces, refused=refused)
+
+    def boxes(self, picture: np.ndarray) -> list[tuple[int, int, int, int]]:
+        """Where the picture's faces are (detection only: no alignment or descriptor)."""
+        return [_corners(rect) for rect, _ in self._detect(as_rgb(picture))]
+
+    def describe_box(
+        self, picture: np.ndarray, box: tuple[int, int, int, int]
+    ) -> tuple[list[float], str | None]:
+        """The descriptor of the face detected at ``box``, or no descriptor and the
+        quality filter's reason."""
+        face = self._examine(as_rgb(picture), self._dlib.rectangle(*box), 0.0)
+        return (face.descriptor, None) if isinstance(face, Face) else ([], face)
+
+    def _examine(self, rgb: np.ndarray, rect: Any, score: float) -> Face | Refusal:
+        """Align a detected face, check its quality, and describe it."""
+        shape = self._landmarks(rgb, rect)
+        points = [(float(p.x), float(p.y)) for p in shape.parts()]
+        size = int(min(rect.width(), rect.height()))
+        chip = self._dlib.get_face_chip(rgb, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
+        sharpness = laplacian_variance(chip)
+        turn = sideways_turn(points)
+        reason = self._refusal(size, sharpness, turn)
+        if reason is not None:
+            return reason
+        descriptor = self._descriptor.compute_face_descriptor(chip)
+        return Face(
+            box=_corners(rect),
+            landmarks=points,
+            size_px=size,
+            sharpness=round(sharpness, 2),
+            turn=round(turn, 3),
+            detection_score=round(score, 3),
+            descriptor=[float(value) for value in descriptor],
+        )
 
     def _detect(self, rgb: np.ndarray) -> list[tuple[Any, float]]:
         if self.settings.detector == "cnn":
@@ -195,6 +212,10 @@ class FaceAnalyser:
         if turn > self.settings.max_turn:
             return "turned_away"
         return None
+
+
+def _corners(rect: Any) -> tuple[int, int, int, int]:
+    return (rect.left(), rect.top(), rect.right(), rect.bottom())
 
 
 def as_rgb(picture: np.ndarray) -> np.ndarray:

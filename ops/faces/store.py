@@ -23,6 +23,7 @@ from tqdm import tqdm
 from ops.atomic import atomic_path, write_table
 from ops.faces.detect import DESCRIPTOR_DIM, Face, FaceAnalyser
 from ops.faces.pictures import PICTURE_SUFFIXES, UnreadablePicture, read_picture
+from ops.faces.tracks import TrackSettings, video_face_tracks
 from ops.settings import Settings
 
 THUMB_PX = 112
@@ -126,6 +127,45 @@ class FaceStore:
                 rows.append(_row(face_id, str(path.resolve()), source, label, None, face))
         self._append(rows)
         return Added(len(pictures), len(rows), already, refused, unreadable)
+
+    def add_video(self, video: Path, source: str, settings: TrackSettings | None = None) -> Added:
+        """The best face of each face track of ``video`` (see ops.faces.tracks)."""
+        import av
+
+        found = video_face_tracks(video, settings)
+        known = set(self.faces()["face_id"])
+        best = {track.best_frame: track for track in found.tracks if track.descriptor}
+        refused: dict[str, int] = {}
+        for track in found.tracks:
+            if track.refused:
+                refused[track.refused] = refused.get(track.refused, 0) + 1
+        rows: list[dict[str, object]] = []
+        already = 0
+        origin = str(video.resolve())
+        with av.open(str(video)) as container:
+            for number, frame in enumerate(container.decode(video=0)):
+                track = best.get(number)
+                if track is None:
+                    continue
+                box = next(b.box for b in track.boxes if b.frame == number)
+                face = Face(
+                    box=box,
+                    landmarks=[],
+                    size_px=min(box[2] - box[0], box[3] - box[1]),
+                    sharpness=0.0,
+                    turn=0.0,
+                    detection_score=0.0,
+                    descriptor=track.descriptor,
+                )
+                time_s = round(number / found.fps, 3)
+                face_id = face_key(origin, time_s, face)
+                if face_id in known:
+                    already += 1
+                    continue
+                self._write_thumbnail(face_id, frame.to_ndarray(format="rgb24"), face)
+                rows.append(_row(face_id, origin, source, None, time_s, face))
+        self._append(rows)
+        return Added(1, len(rows), already, refused, {})
 
     def _append(self, rows: list[dict[str, object]]) -> None:
         if not rows:
