@@ -144,10 +144,10 @@ class FaceStore:
         origin = str(video.resolve())
         with av.open(str(video)) as container:
             for number, frame in enumerate(container.decode(video=0)):
-                track = best.get(number)
-                if track is None:
+                chosen = best.get(number)
+                if chosen is None:
                     continue
-                box = next(b.box for b in track.boxes if b.frame == number)
+                box = next(b.box for b in chosen.boxes if b.frame == number)
                 face = Face(
                     box=box,
                     landmarks=[],
@@ -155,7 +155,7 @@ class FaceStore:
                     sharpness=0.0,
                     turn=0.0,
                     detection_score=0.0,
-                    descriptor=track.descriptor,
+                    descriptor=chosen.descriptor,
                 )
                 time_s = round(number / found.fps, 3)
                 face_id = face_key(origin, time_s, face)
