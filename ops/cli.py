@@ -533,6 +533,31 @@ def faces_tracks(
     )
 
 
+@faces_app.command("gallery")
+def faces_gallery(as_json: AsJson = False) -> None:
+    """Version the named people's faces (faces/gallery) and register the recogniser
+    (face-gallery), promoted when the gate allows; refresh then finds their appearances."""
+    from ops.faces.gallery import register_gallery
+
+    try:
+        registered = register_gallery(get_settings())
+    except ValueError as error:
+        _fail(str(error), 2)
+    if as_json:
+        _print_json(registered)
+        return
+    measure = registered.measure
+    console.print(
+        f"face-gallery v{registered.version} ({registered.dataset_rev}): "
+        f"{len(registered.people)} people, {registered.faces} faces; threshold "
+        f"{measure.threshold}, false accepts {measure.false_accept_rate:.1%} of "
+        f"{measure.impostor_probes}, true accepts {measure.true_accept_rate:.1%} of "
+        f"{measure.genuine_probes}"
+    )
+    verdict = "promoted to champion" if registered.promoted else "not promoted"
+    console.print(f"{verdict}: {registered.reason}")
+
+
 @faces_app.command("register")
 def faces_register() -> None:
     """Register the pretrained face files in MLflow as face-embedder (once per install)."""

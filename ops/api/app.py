@@ -34,8 +34,9 @@ NOT_PUBLISHED = (
     "no index has been published yet: run `cinescope refresh` or trigger the catalog_refresh DAG"
 )
 NO_FACE_MODEL = (
-    "no face model has been promoted yet, so no person appearances are indexed; "
-    "credited people are searchable with GET /search?person=<name>"
+    "this index holds no person appearances: no face-gallery champion has run yet (name "
+    "people on /curate, then `cinescope faces gallery` and a refresh); credited people are "
+    "searchable with GET /search?person=<name>"
 )
 VERSION_PATTERN = r"^v\d{6}$"
 MAX_SIMILAR = 50
@@ -254,10 +255,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def appearances(
         name: Annotated[str, Path(max_length=200, pattern=PERSON_PATTERN)],
     ) -> Appearances:
-        """The segments where a person is on screen (needs a promoted face model)."""
+        """Where a named person is on screen: item, start, end, score and the face-gallery
+        version that recognised them (from the live index)."""
         with live.reader() as reader:
+            found = reader.appearances(name)
             return Appearances(
-                index_version=reader.version, person=name, appearances=[], note=NO_FACE_MODEL
+                index_version=reader.version,
+                person=name,
+                appearances=found or [],
+                note=NO_FACE_MODEL if found is None else None,
             )
 
     @app.get("/index/versions", tags=["index"])

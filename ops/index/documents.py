@@ -4,8 +4,10 @@ Every ok catalog item gets an item document (its metadata, the labels the models
 in it, the lineage of those predictions). The ``scene`` task's 1-s scores are joined into
 scenes with the same :class:`Segmentor` settings that training evaluated, one segment
 document per scene; the ``shots`` task's rows give one segment document per shot, with
-its keyframe time. Vectors are unit-length so inner product is cosine: an item's is its
-item-level embedding, a scene's or a shot's the mean of the 1-s embeddings inside it.
+its keyframe time; the ``faces`` task's rows one ``appearance`` document per span a named
+person is on screen (the person in ``people``, also added to the item's). Vectors are
+unit-length so inner product is cosine: an item's is its item-level embedding, a scene's
+or a shot's the mean of the 1-s embeddings inside it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ SCENE_TASK = "scene"
 
 SHOTS_TASK = "shots"
 """The task whose shot and keyframe rows become shot documents."""
+FACES_TASK = "faces"
+"""The task whose rows (a named person's face track) become appearance documents."""
+APPEARANCE_LABEL = "appearance"
+"""The label of an appearance document (its person is in ``people``), as shots have
+``shot``: ``?label=appearance&person=X`` lists where X is on screen."""
 
 SEGMENT_S = 1.0
 """Width of a prediction bucket (the Segment contract of DESIGN.md)."""
@@ -112,6 +119,8 @@ def build_documents(
     scenes = _scenes(scene_rows, segmentor, policy) if scene_rows is not None else {}
     shot_rows = predictions.get(SHOTS_TASK)
     shots = _shots(shot_rows) if shot_rows is not None else {}
+    face_rows = predictions.get(FACES_TASK)
+    appearances = _appearances(face_rows) if face_rows is not None else {}
     whole_labels = _whole_item_labels(predictions, segmentor.threshold, policy)
     item_vectors, segment_vectors = _embedding_lookup(scene_embeddings)
 
@@ -122,6 +131,7 @@ def build_documents(
         item_scenes = scenes.get(item_id, [])
         labels = sorted(whole_labels.get(item_id, set()) | {scene.label for scene in item_scenes})
         item_lineage = lineage.get(item_id, [])
+        seen = [row.person for row in appearances.get(item_id, [])]
         documents.append(
             _document(
                 item,
@@ -130,6 +140,7 @@ def build_documents(
                 labels=labels,
                 lineage=item_lineage,
                 vector_row=vectors.add(item_vectors.get(item_id)),
+                people=list(dict.fromkeys([*_as_list(item["people"]), *seen])),
             )
         )
         scene_lineage = [entry for entry in item_lineage if entry["task"] == SCENE_TASK]
@@ -162,6 +173,21 @@ def build_documents(
                     ),
                     span=(shot.start_s, shot.end_s),
                     keyframe_s=shot.keyframe_s,
+                )
+            )
+        face_lineage = [entry for entry in item_lineage if entry["task"] == FACES_TASK]
+        for row in appearances.get(item_id, []):
+            documents.append(
+                _document(
+                    item,
+                    doc_id=f"{item_id}/face/{row.person}/{row.start_s:g}-{row.end_s:g}",
+                    level="segment",
+                    labels=[APPEARANCE_LABEL],
+                    lineage=face_lineage,
+                    vector_row=-1,
+                    span=(row.start_s, row.end_s),
+                    score=row.score,
+                    people=[row.person],
                 )
             )
     frame = pd.DataFrame(documents, columns=list(DOCUMENT_COLUMNS))
@@ -255,6 +281,25 @@ def _shots(rows: pd.DataFrame) -> dict[str, list[_Shot]]:
                 _Shot(float(start), float(end), float(keyframes[at]) if inside else None)
             )
         found[str(item_id)] = item_shots
+    return found
+
+
+@dataclass(frozen=True)
+class _Appearance:
+    person: str
+    start_s: float
+    end_s: float
+    score: float
+
+
+def _appearances(rows: pd.DataFrame) -> dict[str, list[_Appearance]]:
+    """item_id -> when each named person is on screen, by start."""
+    found: dict[str, list[_Appearance]] = {}
+    timed = rows[rows["start_s"].notna()].sort_values(["item_id", "start_s", "label"])
+    for row in timed.itertuples(index=False):
+        found.setdefault(str(row.item_id), []).append(
+            _Appearance(str(row.label), float(row.start_s), float(row.end_s), float(row.score))
+        )
     return found
 
 
@@ -357,13 +402,14 @@ def _document(
     span: tuple[float, float] | None = None,
     score: float | None = None,
     keyframe_s: float | None = None,
+    people: list[str] | None = None,
 ) -> dict[str, object]:
     return {
         **{column: item[column] for column in _METADATA_COLUMNS},
         "doc_id": doc_id,
         "level": level,
         "tags": _as_list(item["tags"]),
-        "people": _as_list(item["people"]),
+        "people": _as_list(item["people"]) if people is None else people,
         "labels": labels,
         "genres": [],
         "moods": [],

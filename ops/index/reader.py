@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from ops.errors import BrokenStateError
 from ops.index.build import SQLITE_FILE, TANTIVY_DIR, index_store
-from ops.index.query import SearchBackend, SearchPage, SearchQuery, SimilarItem
+from ops.index.query import MAX_PAGE_SIZE, SearchBackend, SearchPage, SearchQuery, SimilarItem
 from ops.index.vectors import VectorIndex, use_search_threads
 from ops.refresh.tasks import SHOT_LABEL
 from ops.settings import Settings
@@ -28,6 +28,7 @@ VECTOR_CANDIDATES_PER_HIT = 4
 """Vector candidates fetched per hit asked for, so filters still leave a full page."""
 
 MAX_VECTOR_CANDIDATES = 2_000
+MAX_APPEARANCES = 1_000
 
 
 class NoPublishedIndex(RuntimeError):
@@ -136,6 +137,36 @@ class PublishedIndex:
             "shots": [span for span in spans if span["labels"] == [SHOT_LABEL]],
             "lineage": json.loads(documents[0]["lineage"] or "[]"),
         }
+
+    def appearances(self, person: str, limit: int = MAX_APPEARANCES) -> list[dict[str, Any]] | None:
+        """Where ``person`` is on screen (at most ``limit`` spans, by item then start),
+        with the face-gallery version that recognised them; None when this version holds
+        no appearances at all (no face-gallery champion ran)."""
+        from ops.index.documents import APPEARANCE_LABEL
+
+        if APPEARANCE_LABEL not in self._backend.facet_values("label"):
+            return None
+        query = SearchQuery(level="segment", label=[APPEARANCE_LABEL], person=[person])
+        found: list[str] = []
+        for page in range(1, limit // MAX_PAGE_SIZE + 2):
+            hits = self._backend.search(
+                query.model_copy(update={"page": page, "page_size": MAX_PAGE_SIZE})
+            ).hits
+            found += [hit.doc_id for hit in hits]
+            if len(hits) < MAX_PAGE_SIZE or len(found) >= limit:
+                break
+        spans = [
+            {
+                "item_id": document["item_id"],
+                "title": document["title"],
+                "start_s": document["start_s"],
+                "end_s": document["end_s"],
+                "score": document["score"],
+                "models": json.loads(document["lineage"] or "[]"),
+            }
+            for document in self._backend.documents(found[:limit])
+        ]
+        return sorted(spans, key=lambda span: (str(span["item_id"]), span["start_s"]))
 
     def similar(self, item_id: str, k: int = 10, any_kind: bool = False) -> list[SimilarItem]:
         """Up to ``k`` recommendations for an item, best first (empty when it has none):

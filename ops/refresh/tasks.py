@@ -13,6 +13,8 @@ same model loads it once, and a task whose champion moved drops the old one.
   content vector, and no label is claimed from half a model.
 - ``shots``: the content-change shot detector; per shot a ``shot`` row (its span) and a
   ``keyframe`` row (start = end = the keyframe's time), no embeddings.
+- ``faces``: face tracks (ops.faces.tracks) recognised against the face-gallery champion;
+  per track of a named person a row with its span, the person and 1 - distance.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -36,9 +38,11 @@ from ops.settings import Settings
 
 if TYPE_CHECKING:
     from models.scene import SceneClassifier
+    from ops.faces.gallery import Recogniser
     from ops.scene.inference import ScoredSegments
 
 logger = logging.getLogger(__name__)
+M = TypeVar("M")
 
 SHOTS_CODE_VERSION = "shots-2"  # bump when detect_shots or the rows it gives change
 SHOTS_MODEL_NAME = "shot-detector"
@@ -161,20 +165,21 @@ def embedding_table(
 # -- scene ------------------------------------------------------------------------------------
 
 
-class _ModelCache:
-    """The one scene model this process holds, loaded on first use, under a lock."""
+class _ModelCache(Generic[M]):
+    """The one model of a task this process holds, loaded on first use, under a lock."""
 
-    def __init__(self) -> None:
+    def __init__(self, load: Callable[[str, str, str], M]) -> None:
+        self._load = load
         self._lock = threading.Lock()
         self._key: tuple[str, str, str] | None = None
-        self._model: SceneClassifier | None = None
+        self._model: M | None = None
 
-    def get(self, tracking_uri: str, name: str, version: str) -> SceneClassifier:
+    def get(self, tracking_uri: str, name: str, version: str) -> M:
         key = (tracking_uri, name, version)
         with self._lock:
             if self._key != key or self._model is None:
                 self._model = None  # let the old one go before the new one loads
-                self._model = _load_scene_model(tracking_uri, name, version)
+                self._model = self._load(tracking_uri, name, version)
                 self._key = key
             return self._model
 
@@ -208,7 +213,7 @@ class SceneTask:
     no_model_message = "no champion registered yet"
 
     def __init__(self) -> None:
-        self._models = _ModelCache()
+        self._models = _ModelCache(_load_scene_model)
 
     def current_model(self, settings: Settings) -> ModelRef | None:
         """``models:/scene@champion``: its version and its run's ``dataset_rev`` tag."""
@@ -355,7 +360,81 @@ class ShotsTask:
         return ItemOutput(rows, EMBEDDING_SCHEMA.empty_table(), len(shots))
 
 
-TASKS: dict[str, InferenceTask] = {task.name: task for task in (SceneTask(), ShotsTask())}
+# -- faces ------------------------------------------------------------------------------------
+
+
+def _load_recogniser(tracking_uri: str, name: str, version: str) -> Recogniser:
+    from ops.faces.gallery import load_recogniser
+
+    logger.info("loading %s version %s", name, version)
+    return load_recogniser(f"models:/{name}/{version}", tracking_uri)
+
+
+class FacesTask:
+    """Who is on screen: face tracks recognised against the face-gallery champion; one
+    row per track of a named person (its span, the person, 1 - distance)."""
+
+    name = "faces"
+    kinds = frozenset({"video"})
+    no_model_message = (
+        "no face-gallery champion yet (name people on /curate, then `cinescope faces gallery`)"
+    )
+
+    def __init__(self) -> None:
+        self._models = _ModelCache(_load_recogniser)
+
+    def current_model(self, settings: Settings) -> ModelRef | None:
+        """``models:/face-gallery@champion``: its version and its gallery's dataset tag."""
+        if embedded_store_missing(settings.tracking_uri):
+            return None
+        from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
+
+        from ops.faces.gallery import CHAMPION_ALIAS, FACE_GALLERY
+
+        client = MlflowClient(settings.tracking_uri)
+        try:
+            version = client.get_model_version_by_alias(FACE_GALLERY, CHAMPION_ALIAS)
+        except MlflowException:
+            return None
+        dataset_rev = version.tags.get("dataset_rev", NOT_VERSIONED)
+        return ModelRef(FACE_GALLERY, str(version.version), dataset_rev)
+
+    def vocabulary(self, model: ModelRef, settings: Settings) -> list[str]:
+        """The people the gallery version knows."""
+        recogniser = self._models.get(settings.tracking_uri, model.model_name, model.model_version)
+        return sorted(set(recogniser.people))
+
+    def run(self, work: WorkItem, settings: Settings) -> ItemOutput:
+        from ops.faces.tracks import TrackSettings, video_face_tracks
+
+        recogniser = self._models.get(
+            settings.tracking_uri, work.model.model_name, work.model.model_version
+        )
+        try:
+            found = video_face_tracks(work.path, TrackSettings(workers=1))
+        except Exception as exc:  # PyAV's decode errors share no base class worth naming
+            raise ItemFailed(f"{work.path}: {exc}") from exc
+        named = [
+            (track, *recogniser.identify(track.descriptor))
+            for track in found.tracks
+            if track.descriptor
+        ]
+        named = [(track, person, distance) for track, person, distance in named if person]
+        rows = prediction_table(
+            work,
+            self.name,
+            [track.start_s for track, _, _ in named],
+            [track.end_s for track, _, _ in named],
+            [str(person) for _, person, _ in named],
+            [round(max(0.0, 1.0 - distance), 4) for _, _, distance in named],
+        )
+        return ItemOutput(rows, EMBEDDING_SCHEMA.empty_table(), len(named))
+
+
+TASKS: dict[str, InferenceTask] = {
+    task.name: task for task in (SceneTask(), ShotsTask(), FacesTask())
+}
 
 
 def get_task(task: str) -> InferenceTask:

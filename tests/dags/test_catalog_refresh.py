@@ -57,7 +57,7 @@ def test_a_manual_run_plans_only_the_tasks_its_params_choose(refresh_home: Setti
 @pytest.mark.parametrize(
     ("conf", "refusal"),
     [
-        ({"tasks": ["faces"]}, "Invalid input for param tasks: 'faces' is not one of"),
+        ({"tasks": ["karaoke"]}, "Invalid input for param tasks: 'karaoke' is not one of"),
         (
             {"tasks": ["shots"], "force": ["scene"]},
             "params refused by RefreshParams: params: Value error, "

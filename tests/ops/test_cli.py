@@ -394,9 +394,9 @@ def test_a_failed_json_command_keeps_stdout_empty(published: Settings) -> None:
     ("conf", "refusal"),
     [
         (
-            '{"tasks": ["faces"]}',
+            '{"tasks": ["karaoke"]}',
             "catalog_refresh not triggered: params refused by RefreshParams: "
-            "tasks.0: Input should be 'scene' or 'shots'",
+            "tasks.0: Input should be 'scene', 'shots' or 'faces'",
         ),
         ('{"forse": ["scene"]}', "forse: Extra inputs are not permitted"),
         ("{tasks: 1}", "--conf is not JSON (Expecting property name enclosed in double quotes"),

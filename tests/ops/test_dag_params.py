@@ -80,11 +80,11 @@ def test_bad_params_are_refused_naming_each_field_and_reason() -> None:
 
 def test_a_trigger_conf_is_checked_by_the_dags_params_model() -> None:
     assert checked_conf("catalog_refresh", {"force": ["scene"]}) == {
-        "tasks": ["scene", "shots"],
+        "tasks": ["scene", "shots", "faces"],
         "force": ["scene"],
     }
     with pytest.raises(ParamsRefused, match=r"RefreshParams: tasks\.0: Input should be 'scene'"):
-        checked_conf("catalog_refresh", {"tasks": ["faces"]})
+        checked_conf("catalog_refresh", {"tasks": ["karaoke"]})
     with pytest.raises(ParamsRefused, match="DAG nightly takes no params"):
         checked_conf("nightly", {"x": 1})
     assert checked_conf("nightly", {}) == {}

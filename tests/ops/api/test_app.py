@@ -240,6 +240,14 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "/index/versions",
         "/admin/index/rollback",
         "/admin/index/publish/{version}",
+        "/faces/clusters",
+        "/faces/decisions",
+        "/faces/{face_id}/thumbnail",
+        "/faces/clusters/merge",
+        "/faces/clusters/{cluster}/name",
+        "/faces/clusters/{cluster}/split",
+        "/faces/clusters/{cluster}/ignore",
+        "/faces/{face_id}/eject",
     }
     search_params = {param["name"] for param in schema["paths"]["/search"]["get"]["parameters"]}
     assert {"q", "like", "kind", "year_min", "person", "page_size"} <= search_params

@@ -209,3 +209,39 @@ def test_shot_vectors_are_the_mean_of_the_segment_vectors_inside() -> None:
     row = documents.set_index("doc_id").loc["a/shot/3-10", "vector_row"]
     mean = segment_vectors[3:10].mean(axis=0)
     np.testing.assert_allclose(matrix[row], mean / np.linalg.norm(mean), rtol=1e-5)
+
+
+def face_rows(
+    item_id: str, spans: list[tuple[str, float, float, float]]
+) -> list[dict[str, object]]:
+    """A row per (person, start, end, score), as the faces task writes them."""
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    common = {
+        "item_id": item_id,
+        "task": "faces",
+        "created_at": now,
+        "model_name": "face-gallery",
+        "model_version": "2",
+        "dataset_rev": "faces/gallery/v2",
+    }
+    return [
+        {**common, "label": person, "start_s": start, "end_s": end, "score": score}
+        for person, start, end, score in spans
+    ]
+
+
+def test_face_rows_become_appearances_and_the_item_lists_who_is_seen() -> None:
+    faces = predictions(face_rows("a", [("Bo Ray", 5.0, 8.5, 0.7), ("Ann Lee", 0.0, 2.5, 0.6)]))
+    documents, vectors = build_documents(catalog({"item_id": "a"}), {"faces": faces}, {}, SEGMENTOR)
+    segments = documents[documents["level"] == "segment"].set_index("doc_id")
+    assert segments.index.tolist() == ["a/face/Ann Lee/0-2.5", "a/face/Bo Ray/5-8.5"]
+    assert segments["people"].tolist() == [["Ann Lee"], ["Bo Ray"]]
+    assert segments["labels"].tolist() == [["appearance"], ["appearance"]]
+    assert segments["score"].tolist() == pytest.approx([0.6, 0.7])
+    lineage = json.loads(segments.loc["a/face/Bo Ray/5-8.5", "lineage"])
+    assert [(e["model_name"], e["dataset_rev"]) for e in lineage] == [
+        ("face-gallery", "faces/gallery/v2")
+    ]
+    item = documents.set_index("doc_id").loc["a"]
+    assert item["people"] == ["Ann Lee", "Bo Ray"]  # credited Ann Lee, then who was seen
+    assert item["labels"] == [] and len(vectors) == 0

@@ -20,7 +20,7 @@ from ops.refresh.plan import (
     run_folder,
 )
 from ops.refresh.results import TASK_NAMES, RefreshParams
-from ops.refresh.tasks import TASKS, current_model
+from ops.refresh.tasks import TASKS, FacesTask, current_model
 from ops.settings import Settings
 from ops.versioned import Version
 
@@ -56,7 +56,8 @@ def test_second_plan_after_a_refresh_plans_nothing_and_says_so(
     shots = current_model("shots", refresh_home)
     assert shots is not None
     assert second.summary == (
-        f"nothing to do: 5 items up to date for scene (v1), shots ({shots.model_version})"
+        f"nothing to do: 5 items up to date for scene (v1), shots ({shots.model_version}); "
+        f"faces: {FacesTask.no_model_message}"
     )
     assert second.up_to_date == {"scene": 5, "shots": 4}
 
@@ -109,8 +110,9 @@ def test_nothing_to_infer_but_removals_still_need_a_merge(
 def test_only_the_chosen_tasks_are_planned(refresh_home: Settings) -> None:
     plan = plan_refresh(refresh_home, "run-1", RefreshParams(tasks=["shots"]))
     assert {shard["task"] for shard in plan.shards} == {"shots"}
-    assert plan.skipped == {"scene": NOT_CHOSEN} and set(plan.models) == {"shots"}
-    assert plan.summary.endswith(f"; scene: {NOT_CHOSEN}")
+    assert plan.skipped == {"scene": NOT_CHOSEN, "faces": NOT_CHOSEN}
+    assert set(plan.models) == {"shots"}
+    assert plan.summary.endswith(f"; scene: {NOT_CHOSEN}; faces: {NOT_CHOSEN}")
 
 
 def test_a_forced_task_plans_its_up_to_date_items_again(
@@ -137,11 +139,16 @@ def test_a_task_without_champion_is_skipped_with_a_message(home: Settings, catal
     assert current_model("scene", home) is None
     assert not home.mlflow_dir.exists(), "looking for a champion must not create a store"
     plan = plan_refresh(home, "run-1")
-    assert plan.skipped == {"scene": "no champion registered yet"}
+    assert plan.skipped == {
+        "scene": "no champion registered yet",
+        "faces": FacesTask.no_model_message,
+    }
     assert [s["task"] for s in plan.shards] == ["shots"]
-    assert plan.summary.endswith("; scene: no champion registered yet")
-    with pytest.raises(KeyError, match="unknown refresh task 'faces'"):
-        current_model("faces", home)
+    assert plan.summary.endswith(
+        f"; scene: no champion registered yet; faces: {FacesTask.no_model_message}"
+    )
+    with pytest.raises(KeyError, match="unknown refresh task 'karaoke'"):
+        current_model("karaoke", home)
 
 
 def test_shards_are_sized_by_media_duration(
