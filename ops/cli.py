@@ -359,6 +359,27 @@ def scene_evaluate() -> None:
     console.print(("promoted: " if gate.promoted else "kept the champion: ") + gate.reason)
 
 
+@app.command("clip")
+def clip(
+    item_id: Annotated[str, typer.Argument(help="a catalog item (a video)")],
+    person: Annotated[str, typer.Option(metavar="NAME", help="a named person")],
+    out: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="default: ITEM-NAME.mp4 here")
+    ] = None,
+) -> None:
+    """Cut the parts of a video where a person is on screen into one MP4 with its sound."""
+    from ops.faces.clips import person_clip
+    from ops.index.reader import NoPublishedIndex
+
+    target = out or Path(f"{item_id}-{person.replace(' ', '_')}.mp4")
+    try:
+        cut = person_clip(get_settings(), item_id, person, target)
+    except (LookupError, ValueError, NoPublishedIndex) as error:
+        _fail(str(error), 2)
+    spans = ", ".join(f"{start:.2f}-{end:.2f} s" for start, end in cut.spans)
+    console.print(f"wrote {cut.path}: {cut.seconds} s from {spans}")
+
+
 @faces_app.command("evaluate")
 def faces_evaluate(
     folder: Annotated[Path, typer.Argument(help="one sub-folder of pictures per identity")],

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
+import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from ops.api.app import create_app
+from ops.cli import app
 from ops.faces.gallery import register_gallery
 from ops.faces.people import CurationStore, cluster_people, name_cluster
 from ops.faces.store import FaceStore
 from ops.index.query import SearchQuery
 from ops.index.reader import PublishedIndex
+from ops.media.cut import merged_spans
 from ops.refresh.job import run_refresh
 from ops.refresh.results import RefreshParams
 from ops.settings import Settings
@@ -22,7 +27,7 @@ PERFORMER = "Lin-Manuel Miranda"
 
 
 def test_a_named_performer_is_found_where_he_is_on_screen(
-    home: Settings, catalog: CatalogEditor, shared_data: Path
+    home: Settings, catalog: CatalogEditor, shared_data: Path, tmp_path: Path
 ) -> None:
     clip = shared_data / "video" / "short_hamilton_clip.mp4"
     catalog.write([{**catalog.media_row("hamilton", clip.read_bytes()), "title": "Hamilton"}])
@@ -54,3 +59,25 @@ def test_a_named_performer_is_found_where_he_is_on_screen(
     with TestClient(create_app(home)) as client:
         answer = client.get(f"/people/{PERFORMER}/appearances").json()
     assert (len(answer["appearances"]), answer["note"]) == (3, None)
+
+    target = tmp_path / "performer.mp4"
+    made = CliRunner().invoke(
+        app, ["clip", "hamilton", "--person", PERFORMER, "--out", str(target)]
+    )
+    assert made.exit_code == 0, made.output
+    joined = merged_spans([(s["start_s"], s["end_s"]) for s in found_spans(home)])
+    spans = sum(end - start for start, end in joined)
+    with av.open(str(target)) as container:
+        kinds = sorted(stream.type for stream in container.streams)
+        seconds = float(container.duration or 0) / 1e6
+    assert kinds == ["audio", "video"] and seconds == pytest.approx(spans, abs=0.1)
+    unknown = CliRunner().invoke(app, ["clip", "hamilton", "--person", "Nobody Known"])
+    assert unknown.exit_code == 2 and "no appearance of 'Nobody Known'" in unknown.stderr
+
+
+def found_spans(home: Settings) -> list[dict[str, float]]:
+    reader = PublishedIndex.open(home)
+    try:
+        return reader.appearances(PERFORMER) or []
+    finally:
+        reader.close()
