@@ -380,6 +380,33 @@ def clip(
     console.print(f"wrote {cut.path}: {cut.seconds} s from {spans}")
 
 
+@app.command("fancam")
+def fancam(
+    item_id: Annotated[str, typer.Argument(help="a catalog item (a video)")],
+    people: Annotated[
+        str, typer.Option(metavar="NAMES", help="up to four named people, comma-separated")
+    ],
+    out: Annotated[Path | None, typer.Option(metavar="DIR", help="default: ./fancam-ITEM")] = None,
+) -> None:
+    """One video per person following their face, and a split screen of them in sync."""
+    from ops.faces.clips import item_media
+    from ops.faces.fancam import make_fancams
+
+    names = [name.strip() for name in people.split(",") if name.strip()]
+    settings = get_settings()
+    try:
+        made = make_fancams(
+            settings, item_media(settings, item_id), names, out or Path(f"fancam-{item_id}")
+        )
+    except (LookupError, ValueError) as error:
+        _fail(str(error), 2)
+    for cam in made.fancams:
+        console.print(
+            f"{cam.person}: {cam.path} (on screen in {cam.seen_frames} of {made.frames} frames)"
+        )
+    console.print(f"split screen: {made.split} ({made.seconds} s)")
+
+
 @faces_app.command("evaluate")
 def faces_evaluate(
     folder: Annotated[Path, typer.Argument(help="one sub-folder of pictures per identity")],

@@ -25,9 +25,13 @@ def person_clip(settings: Settings, item_id: str, person: str, target: Path) -> 
     spans = [(float(s["start_s"]), float(s["end_s"])) for s in found if s["item_id"] == item_id]
     if not spans:
         raise LookupError(f"no appearance of {person!r} in item {item_id!r} (index {version})")
+    return cut_spans(item_media(settings, item_id), spans, target)
+
+
+def item_media(settings: Settings, item_id: str) -> Path:
+    """The stored media file of a catalog item."""
     catalog = read_catalog(settings.catalog_path)
-    rows = catalog[catalog["item_id"] == item_id]
+    rows = catalog[(catalog["item_id"] == item_id) & catalog["sha256"].notna()]
     if rows.empty:
-        raise LookupError(f"item {item_id!r} is not in the catalog")
-    media = RawStore(settings.raw_dir, settings.tmp_dir).path_for(str(rows.iloc[0]["sha256"]))
-    return cut_spans(media, spans, target)
+        raise LookupError(f"item {item_id!r} is not in the catalog with its media")
+    return RawStore(settings.raw_dir, settings.tmp_dir).path_for(str(rows.iloc[0]["sha256"]))

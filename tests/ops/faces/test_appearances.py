@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from ops.api.app import create_app
 from ops.cli import app
+from ops.faces.fancam import PANEL_PX
 from ops.faces.gallery import register_gallery
 from ops.faces.people import CurationStore, cluster_people, name_cluster
 from ops.faces.store import FaceStore
@@ -73,6 +74,21 @@ def test_a_named_performer_is_found_where_he_is_on_screen(
     assert kinds == ["audio", "video"] and seconds == pytest.approx(spans, abs=0.1)
     unknown = CliRunner().invoke(app, ["clip", "hamilton", "--person", "Nobody Known"])
     assert unknown.exit_code == 2 and "no appearance of 'Nobody Known'" in unknown.stderr
+
+    folder = tmp_path / "fancam"
+    made = CliRunner().invoke(
+        app, ["fancam", "hamilton", "--people", PERFORMER, "--out", str(folder)]
+    )
+    assert made.exit_code == 0, made.output
+    for name, width in (("Lin_Manuel_Miranda.mp4", PANEL_PX), ("split.mp4", PANEL_PX)):
+        with av.open(str(folder / name)) as container:
+            video = container.streams.video[0]
+            assert (video.width, video.height) == (width, PANEL_PX)
+            assert container.streams.audio, "the fancam keeps the sound"
+            frames = sum(1 for _ in container.decode(video=0))
+        assert frames == 275  # every frame of the clip, in sync
+    refused = CliRunner().invoke(app, ["fancam", "hamilton", "--people", "Nobody Known"])
+    assert refused.exit_code == 2 and "not in the face gallery: Nobody Known" in refused.stderr
 
 
 def found_spans(home: Settings) -> list[dict[str, float]]:
