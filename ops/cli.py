@@ -480,7 +480,7 @@ def faces_add(
             added = store.add_video(folder, source)
         else:
             added = store.add_pictures(folder, source)
-    except NotADirectoryError as error:
+    except (NotADirectoryError, ValueError) as error:  # UnreadableVideo is a ValueError
         _fail(str(error), 2)
     console.print(stats_table("faces added", asdict(added)))
 
@@ -543,7 +543,7 @@ def faces_tracks(
     """Follow the faces of a video: tracks with their times and best face."""
     from pydantic import ValidationError
 
-    from ops.faces.tracks import TrackSettings, save_grabs, video_face_tracks
+    from ops.faces.tracks import TrackSettings, UnreadableVideo, save_grabs, video_face_tracks
 
     if not video.is_file():
         _fail(f"{video} is not a file", 2)
@@ -553,8 +553,8 @@ def faces_tracks(
         _fail(f"bad option: {error.errors()[0]['msg']}", 2)
     try:
         found = video_face_tracks(video, settings)
-    except Exception as error:  # PyAV's errors share no base class worth naming
-        _fail(f"{video}: not a readable video ({error})")
+    except UnreadableVideo as error:
+        _fail(str(error), 2)
     if grabs is not None:
         save_grabs(video, found, grabs)
     if as_json:

@@ -29,6 +29,10 @@ from ops.faces.detect import FaceAnalyser, FaceSettings
 Box = tuple[int, int, int, int]
 
 
+class UnreadableVideo(ValueError):
+    """A file PyAV cannot decode as a video, with FFmpeg's reason."""
+
+
 class TrackSettings(BaseModel):
     """How a video's faces are followed."""
 
@@ -93,6 +97,17 @@ def video_face_tracks(
     chosen = settings or TrackSettings()
     face_settings = faces or FaceSettings()
     started = time.perf_counter()
+    try:
+        return _tracks(path, chosen, face_settings, started)
+    except (av.FFmpegError, IndexError) as error:  # IndexError: no video stream
+        raise UnreadableVideo(f"{path.name}: not a readable video ({error})") from error
+
+
+def _tracks(
+    path: Path, chosen: TrackSettings, face_settings: FaceSettings, started: float
+) -> VideoFaces:
+    import av
+
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         fps = float(stream.average_rate or 25)

@@ -406,15 +406,15 @@ class FacesTask:
         return sorted(set(recogniser.people))
 
     def run(self, work: WorkItem, settings: Settings) -> ItemOutput:
-        from ops.faces.tracks import TrackSettings, video_face_tracks
+        from ops.faces.tracks import TrackSettings, UnreadableVideo, video_face_tracks
 
         recogniser = self._models.get(
             settings.tracking_uri, work.model.model_name, work.model.model_version
         )
         try:
             found = video_face_tracks(work.path, TrackSettings(workers=1))
-        except Exception as exc:  # PyAV's decode errors share no base class worth naming
-            raise ItemFailed(f"{work.path}: {exc}") from exc
+        except UnreadableVideo as exc:
+            raise ItemFailed(str(exc)) from exc
         named = [
             (track, *recogniser.identify(track.descriptor))
             for track in found.tracks

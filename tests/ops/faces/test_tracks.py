@@ -8,7 +8,13 @@ import pytest
 
 from ops.faces.people import cluster_people
 from ops.faces.store import FaceStore
-from ops.faces.tracks import TrackSettings, interpolated, iou, video_face_tracks
+from ops.faces.tracks import (
+    TrackSettings,
+    UnreadableVideo,
+    interpolated,
+    iou,
+    video_face_tracks,
+)
 from ops.settings import Settings
 
 
@@ -54,3 +60,19 @@ def test_the_performers_three_tracks_cluster_as_one_person(
     assert (run.faces, run.clusters) == (3, 1)
     again = FaceStore(home).add_video(shared_data / "video" / "short_hamilton_clip.mp4", "clip")
     assert (again.faces_added, again.already_known) == (0, 3)
+
+
+def test_a_broken_video_is_refused_with_the_reason(home: Settings, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ops.cli import app
+
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
+    with pytest.raises(UnreadableVideo, match=r"broken\.mp4: not a readable video"):
+        video_face_tracks(broken)
+    for command in (["faces", "add", str(broken)], ["faces", "tracks", str(broken)]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 2, command
+        assert "not a readable video" in result.stderr and result.exception is not None
+    assert FaceStore(home).faces().empty
