@@ -27,10 +27,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from ops.atomic import atomic_open
 from ops.faces.cluster import Algorithm, ClusterSettings, cluster_faces
 from ops.faces.params import ClusterParams, ClusterRun
-from ops.faces.store import FaceStore, faces_dir
+from ops.faces.store import FaceStore, descriptor_lookup, faces_dir
 from ops.locks import exclusive
 from ops.settings import Settings
 
+Vectors = Callable[[list[str]], np.ndarray]
+"""Descriptors by face id (ops.faces.store.descriptor_lookup)."""
 Action = Literal["name", "merge", "split", "eject", "ignore", "cluster"]
 
 
@@ -276,17 +278,18 @@ def cluster_people(
     def change(state: Curation) -> tuple[Curation, list[str]]:
         faces = store.faces()
         all_ids = list(faces["face_id"])
+        vectors = descriptor_lookup(faces)
         if full:
             people = {k: p.model_copy(update={"suggested": []}) for k, p in state.people.items()}
             state = state.model_copy(update={"people": people, "clusters": {}})
         placed = state.decided() | state.proposed()
         pending = [face for face in all_ids if face not in placed]
         counts["considered"] = len(pending)
-        state, pending = _suggest(state, store, pending, threshold)
+        state, pending = _suggest(state, vectors, pending, threshold)
         counts["suggested"] = counts["considered"] - len(pending)
         if not full:
-            state, pending, counts["joined"] = _join(state, store, pending, threshold)
-        state, counts["new_clusters"] = _cluster_new(state, store, pending, algorithm, chosen)
+            state, pending, counts["joined"] = _join(state, vectors, pending, threshold)
+        state, counts["new_clusters"] = _cluster_new(state, vectors, pending, algorithm, chosen)
         if full:
             state = _apply_links(state)
         counts["faces"] = len(all_ids)
@@ -308,17 +311,20 @@ def cluster_people(
     )
 
 
+def _distances(vectors: Vectors, asked: list[str], known: list[str]) -> np.ndarray:
+    """Descriptor distance of every asked face (rows) to every known face (columns)."""
+    return np.linalg.norm(vectors(asked)[:, np.newaxis, :] - vectors(known)[np.newaxis], axis=2)
+
+
 def _suggest(
-    state: Curation, store: FaceStore, pending: list[str], threshold: float
+    state: Curation, vectors: Vectors, pending: list[str], threshold: float
 ) -> tuple[Curation, list[str]]:
     """Suggest each pending face to the named person whose nearest confirmed face is
     within the threshold (never to a person who rejected it)."""
     named = [(name, face) for name, person in state.people.items() for face in person.faces]
     if not named or not pending:
         return state, pending
-    known = store.descriptors([face for _, face in named])
-    asked = store.descriptors(pending)
-    distances = np.linalg.norm(asked[:, np.newaxis, :] - known[np.newaxis, :, :], axis=2)
+    distances = _distances(vectors, pending, [face for _, face in named])
     people = dict(state.people)
     left = []
     for row, face in enumerate(pending):
@@ -341,16 +347,14 @@ def _suggest(
 
 
 def _join(
-    state: Curation, store: FaceStore, pending: list[str], threshold: float
+    state: Curation, vectors: Vectors, pending: list[str], threshold: float
 ) -> tuple[Curation, list[str], int]:
     """Add each pending face to the anonymous cluster of its nearest clustered face when
     within the threshold."""
     members = [(key, face) for key, faces in state.clusters.items() for face in faces]
     if not members or not pending:
         return state, pending, 0
-    known = store.descriptors([face for _, face in members])
-    asked = store.descriptors(pending)
-    distances = np.linalg.norm(asked[:, np.newaxis, :] - known[np.newaxis, :, :], axis=2)
+    distances = _distances(vectors, pending, [face for _, face in members])
     clusters = {key: list(faces) for key, faces in state.clusters.items()}
     left = []
     for row, face in enumerate(pending):
@@ -364,14 +368,14 @@ def _join(
 
 def _cluster_new(
     state: Curation,
-    store: FaceStore,
+    vectors: Vectors,
     pending: list[str],
     algorithm: Algorithm,
     settings: ClusterSettings,
 ) -> tuple[Curation, int]:
     if not pending:
         return state, 0
-    labels = cluster_faces(store.descriptors(pending), algorithm, settings)
+    labels = cluster_faces(vectors(pending), algorithm, settings)
     clusters = dict(state.clusters)
     next_cluster = state.next_cluster
     for label in range(int(labels.max()) + 1):

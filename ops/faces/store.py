@@ -9,7 +9,7 @@ was found (picture or item, time, box), so adding the same picture twice adds no
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,9 +79,7 @@ class FaceStore:
 
     def descriptors(self, face_ids: Iterable[str]) -> np.ndarray:
         """The descriptors of ``face_ids``, in that order."""
-        table = self.faces().set_index("face_id")
-        rows = table.loc[list(face_ids), "descriptor"]
-        return np.asarray(rows.tolist(), dtype=np.float32).reshape(len(rows), DESCRIPTOR_DIM)
+        return descriptor_lookup(self.faces())(list(face_ids))
 
     def thumbnail(self, face_id: str) -> Path | None:
         path = self.thumbs / f"{face_id}.jpg"
@@ -163,7 +161,9 @@ class FaceStore:
                     already += 1
                     continue
                 self._write_thumbnail(face_id, frame.to_ndarray(format="rgb24"), face)
-                rows.append(_row(face_id, origin, source, None, time_s, face))
+                # a track's face is an average over several: no one sharpness, turn or score
+                unmeasured = {"sharpness": None, "turn": None, "detection_score": None}
+                rows.append(_row(face_id, origin, source, None, time_s, face) | unmeasured)
         self._append(rows)
         return Added(1, len(rows), already, refused, {})
 
@@ -191,6 +191,15 @@ class FaceStore:
         self.thumbs.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.thumbs / f"{face_id}.jpg") as tmp:
             Image.fromarray(crop).resize((THUMB_PX, THUMB_PX)).save(tmp, format="JPEG")
+
+
+def descriptor_lookup(faces: pd.DataFrame) -> Callable[[list[str]], np.ndarray]:
+    """Descriptors by face id from one read of the face table (a clustering run asks for
+    several sets of them)."""
+    rows = {face: row for row, face in enumerate(faces["face_id"])}
+    matrix = np.asarray(faces["descriptor"].tolist(), dtype=np.float32)
+    matrix = matrix.reshape(len(faces), DESCRIPTOR_DIM)
+    return lambda face_ids: matrix[[rows[face] for face in face_ids]]
 
 
 def face_key(origin: str, time_s: float | None, face: Face) -> str:

@@ -390,7 +390,8 @@ class TantivySearchBackend:
 
     def _all_documents(self, query: tantivy.Query) -> list[dict[str, Any]]:
         searcher = self._open_searcher()
-        count = matches_counted(self._facet_counts(query))
+        kinds = self._aggregate(query, {"kind": "facet_kind"})["kind"]["buckets"]
+        count = sum(int(bucket["doc_count"]) for bucket in kinds)  # one kind per document
         if count == 0:
             return []
         found = searcher.search(query, limit=count)
