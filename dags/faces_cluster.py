@@ -1,5 +1,6 @@
-"""faces_cluster: place the faces no curator decided on (suggest them to named people,
-join anonymous clusters, or cluster them anew); ``full`` re-clusters from scratch.
+"""faces_cluster: add the faces of the people sources declare (their face sets, labelled
+by name), then place the faces no curator decided on (suggest them to named people, join
+anonymous clusters, or cluster them anew); ``full`` re-clusters from scratch.
 
 Triggered by hand (the Airflow UI's form, or ``cinescope trigger faces_cluster --conf
 '{"full": true}'``) or after faces are added. Named people and ignored faces are never
@@ -12,7 +13,7 @@ import pendulum
 from airflow.sdk import dag, get_current_context, task
 
 from ops.dag_params import params_from_model
-from ops.faces.params import ClusterParams, ClusterRun
+from ops.faces.params import Added, ClusterParams, ClusterRun
 from ops.xcom import typed_task
 
 
@@ -28,6 +29,15 @@ from ops.xcom import typed_task
 def faces_cluster() -> None:
     @task
     @typed_task
+    def collect() -> Added:
+        from ops.faces.store import FaceStore
+        from ops.settings import get_settings
+
+        settings = get_settings()
+        return FaceStore(settings).add_face_sets(settings)
+
+    @task
+    @typed_task
     def cluster() -> ClusterRun:
         from ops.dag_params import model_from_params
         from ops.faces.people import cluster_people
@@ -36,7 +46,7 @@ def faces_cluster() -> None:
         params = model_from_params(ClusterParams, get_current_context()["params"])
         return cluster_people(get_settings(), params)
 
-    cluster()
+    collect() >> cluster()
 
 
 faces_cluster_dag = faces_cluster()

@@ -482,7 +482,19 @@ def faces_add(
             added = store.add_pictures(folder, source)
     except (NotADirectoryError, ValueError) as error:  # UnreadableVideo is a ValueError
         _fail(str(error), 2)
-    console.print(stats_table("faces added", asdict(added)))
+    console.print(stats_table("faces added", added.model_dump()))
+
+
+@faces_app.command("collect")
+def faces_collect() -> None:
+    """Add the faces of the pictures sources collected for the people they declare
+    (sources.yaml ``people:``), labelled with each person's name (the faces_cluster
+    DAG's first step)."""
+    from ops.faces.store import FaceStore
+
+    settings = get_settings()
+    added = FaceStore(settings).add_face_sets(settings)
+    console.print(stats_table("faces added from face sets", added.model_dump()))
 
 
 @faces_app.command("cluster")

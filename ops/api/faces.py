@@ -7,7 +7,8 @@ its curator, and is logged (ops.faces.people).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from importlib.resources import files
 from typing import Annotated, Any
 
@@ -61,6 +62,10 @@ class Group(BaseModel):
     named: bool
     faces: list[str]
     suggested: list[str] = Field(default_factory=list)
+    declared: dict[str, int] = Field(
+        default_factory=dict,
+        description="names sources declared for its faces (their face sets), with counts",
+    )
 
 
 class Groups(BaseModel):
@@ -68,13 +73,18 @@ class Groups(BaseModel):
     ignored: int
 
 
-def groups_of(state: Curation) -> Groups:
+def groups_of(state: Curation, labels: Mapping[str, str]) -> Groups:
+    """The page's groups; ``labels`` are the names sources declared, by face."""
+
+    def declared(faces: list[str]) -> dict[str, int]:
+        return dict(Counter(labels[face] for face in faces if face in labels).most_common())
+
     people = [
-        Group(id=name, named=True, faces=p.faces, suggested=p.suggested)
+        Group(id=name, named=True, faces=p.faces, suggested=p.suggested, declared=declared(p.faces))
         for name, p in sorted(state.people.items(), key=lambda pair: -len(pair[1].faces))
     ]
     clusters = [
-        Group(id=key, named=False, faces=faces)
+        Group(id=key, named=False, faces=faces, declared=declared(faces))
         for key, faces in sorted(state.clusters.items(), key=lambda pair: -len(pair[1]))
     ]
     return Groups(groups=people + clusters, ignored=len(state.ignored))
@@ -85,6 +95,10 @@ def faces_router(settings: Settings, require_token: Depends) -> APIRouter:
     store = CurationStore(settings)
     faces = FaceStore(settings)
 
+    def labels() -> dict[str, str]:
+        table = faces.faces()[["face_id", "label"]].dropna()
+        return dict(zip(table["face_id"], table["label"], strict=True))
+
     def decide(
         who: str,
         action: Action,
@@ -93,7 +107,7 @@ def faces_router(settings: Settings, require_token: Depends) -> APIRouter:
         name: str | None = None,
     ) -> Groups:
         try:
-            return groups_of(store.apply(who, action, target, change, name=name))
+            return groups_of(store.apply(who, action, target, change, name=name), labels())
         except CurationError as error:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(error)) from error
 
@@ -105,7 +119,7 @@ def faces_router(settings: Settings, require_token: Depends) -> APIRouter:
     @router.get("/faces/clusters")
     def clusters() -> Groups:
         """Named people, then anonymous clusters, each largest first."""
-        return groups_of(store.read())
+        return groups_of(store.read(), labels())
 
     @router.get("/faces/decisions")
     def decisions() -> list[Decision]:

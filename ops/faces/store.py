@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from ops.atomic import atomic_path, write_table
 from ops.faces.detect import DESCRIPTOR_DIM, Face, FaceAnalyser
+from ops.faces.params import Added
 from ops.faces.pictures import PICTURE_SUFFIXES, UnreadablePicture, read_picture
 from ops.faces.tracks import TrackSettings, video_face_tracks
 from ops.settings import Settings
@@ -53,14 +54,13 @@ def faces_dir(settings: Settings) -> Path:
 
 
 @dataclass(frozen=True)
-class Added:
-    """What one ``add_pictures`` call did."""
+class Picture:
+    """A picture to look for faces in: ``label`` names its person, ``name`` is how a
+    refusal names it."""
 
-    pictures: int
-    faces_added: int
-    already_known: int
-    refused: dict[str, int]
-    unreadable: dict[str, str]
+    path: Path
+    label: str | None
+    name: str
 
 
 class FaceStore:
@@ -89,42 +89,70 @@ class FaceStore:
         self, folder: Path, source: str, analyser: FaceAnalyser | None = None
     ) -> Added:
         """Faces of every picture under ``folder``; a sub-folder's name labels its faces
-        (a folder per person, as a source that declares people gives), and pictures at
-        the top level are unlabelled."""
+        (a folder per person), and pictures at the top level are unlabelled."""
         if not folder.is_dir():
             raise NotADirectoryError(f"{folder} is not a folder of pictures")
-        chosen = analyser or FaceAnalyser()
-        known = set(self.faces()["face_id"])
-        rows: list[dict[str, object]] = []
-        refused: dict[str, int] = {}
-        unreadable: dict[str, str] = {}
         pictures = sorted(
             path
             for path in folder.rglob("*")
             if path.is_file() and path.suffix.lower() in PICTURE_SUFFIXES
         )
-        already = 0
-        for path in tqdm(pictures, desc="faces", unit="picture", leave=False):
+        labelled = []
+        for path in pictures:
             relative = path.relative_to(folder)
             label = relative.parts[0] if len(relative.parts) > 1 else None
+            labelled.append(Picture(path=path, label=label, name=relative.as_posix()))
+        return self._add(labelled, source, analyser or FaceAnalyser())
+
+    def add_face_sets(self, settings: Settings, analyser: FaceAnalyser | None = None) -> Added:
+        """Faces of the pictures sources collected for the people they declare
+        (ops.ingest.faceset), each labelled with the person's name."""
+        from ops.ingest.faceset import face_set_sources, read_face_set
+        from ops.ingest.rawstore import RawStore
+
+        raw = RawStore(settings.raw_dir, settings.tmp_dir / "downloads")
+        chosen = analyser or FaceAnalyser()
+        total = Added()
+        for source in face_set_sources(settings):
+            pictures = [
+                Picture(path=raw.path_for(row.sha256), label=row.person, name=row.url)
+                for row in read_face_set(settings, source).itertuples()
+            ]
+            total = total.plus(self._add(pictures, source, chosen))
+        return total
+
+    def _add(self, pictures: list[Picture], source: str, analyser: FaceAnalyser) -> Added:
+        known = set(self.faces()["face_id"])
+        rows: list[dict[str, object]] = []
+        refused: dict[str, int] = {}
+        unreadable: dict[str, str] = {}
+        already = 0
+        for picture_file in tqdm(pictures, desc="faces", unit="picture", leave=False):
             try:
-                picture = read_picture(path)
+                picture = read_picture(picture_file.path)
             except UnreadablePicture as error:
-                unreadable[relative.as_posix()] = str(error)
+                unreadable[picture_file.name] = str(error)
                 continue
-            found = chosen.analyse(picture)
+            found = analyser.analyse(picture)
             for reason, count in found.refused.items():
                 refused[reason] = refused.get(reason, 0) + count
+            origin = str(picture_file.path.resolve())
             for face in found.faces:
-                face_id = face_key(str(path.resolve()), None, face)
+                face_id = face_key(origin, None, face)
                 if face_id in known:
                     already += 1
                     continue
                 known.add(face_id)
                 self._write_thumbnail(face_id, picture, face)
-                rows.append(_row(face_id, str(path.resolve()), source, label, None, face))
+                rows.append(_row(face_id, origin, source, picture_file.label, None, face))
         self._append(rows)
-        return Added(len(pictures), len(rows), already, refused, unreadable)
+        return Added(
+            pictures=len(pictures),
+            faces_added=len(rows),
+            already_known=already,
+            refused=refused,
+            unreadable=unreadable,
+        )
 
     def add_video(self, video: Path, source: str, settings: TrackSettings | None = None) -> Added:
         """The best face of each face track of ``video`` (see ops.faces.tracks)."""
@@ -165,7 +193,7 @@ class FaceStore:
                 unmeasured = {"sharpness": None, "turn": None, "detection_score": None}
                 rows.append(_row(face_id, origin, source, None, time_s, face) | unmeasured)
         self._append(rows)
-        return Added(1, len(rows), already, refused, {})
+        return Added(pictures=1, faces_added=len(rows), already_known=already, refused=refused)
 
     def _append(self, rows: list[dict[str, object]]) -> None:
         if not rows:

@@ -79,6 +79,23 @@ def looks_like_media(url: str) -> bool:
     return PurePosixPath(urlsplit(url).path).suffix.lower() in MEDIA_EXTENSIONS
 
 
+def picture_link(url: str, page_url: str | None) -> MediaLink:
+    """A picture known only by its address (shown on a page, or declared)."""
+    return MediaLink(
+        url=url,
+        page_url=page_url,
+        item_key=None,
+        title=None,
+        description=None,
+        year=None,
+        tags=(),
+        people=(),
+        licence=None,
+        kind_hint="image",
+        expects_audio=None,
+    )
+
+
 def _merge_link(first: MediaLink, second: MediaLink) -> MediaLink:
     """Keep the first link's values and fill its gaps from the second."""
     updates = {
@@ -101,8 +118,12 @@ class SiteCrawler:
         max_pages: int,
         max_links_per_page: int,
         on_page: Callable[[str], None] | None = None,
+        pictures_only: bool = False,
     ) -> None:
+        """``pictures_only``: fetch just the entry pages and take the pictures they show
+        (a person's pages), instead of following links to media pages."""
         self.source = source
+        self.pictures_only = pictures_only
         self.fetcher = fetcher
         self.robots = robots
         self.max_pages = max_pages
@@ -138,7 +159,8 @@ class SiteCrawler:
             pages.append(result)
         return pages
 
-    def discover(self) -> Discovery:
+    def discover(self, declared: Iterable[MediaLink] = ()) -> Discovery:
+        """Media found from the entry URLs, plus ``declared`` media (checked alike)."""
         found = Discovery()
         media: dict[str, MediaLink] = {}
 
@@ -146,6 +168,8 @@ class SiteCrawler:
             for link in links:
                 key = canonical_url(link.url)
                 media[key] = _merge_link(media[key], link) if key in media else link
+
+        add_media(declared)
 
         page_urls: list[str] = list(self.source.start_urls)
         for page in self._fetch_all(self.source.feeds, found):
@@ -177,8 +201,11 @@ class SiteCrawler:
             next_links: list[str] = []
             for page in self._fetch_all(fetch_now, found):
                 parsed = parse_html(page.body, page.url, page.content_type)
-                add_media(parsed.media)
                 found.refusals.extend(Refusal(page.url, "page", p) for p in parsed.problems)
+                if self.pictures_only:
+                    add_media(picture_link(url, page.url) for url in parsed.pictures)
+                    continue
+                add_media(parsed.media)
                 next_links.extend(self._links_to_follow(page.url, parsed.page_links, found))
             wave += self._new_pages(next_links, seen_pages, found, room=budget + 1 - len(wave))
         if wave:

@@ -71,6 +71,8 @@ class ParsedPage:
     media: tuple[MediaLink, ...]
     problems: tuple[str, ...] = ()
     """What on the page was skipped, and why (a broken JSON-LD block, say)."""
+    pictures: tuple[str, ...] = ()
+    """``<img>`` sources and ``og:image``: a person's page shows them in pictures."""
 
 
 # --- text helpers -------------------------------------------------------------------------------
@@ -200,6 +202,7 @@ class _PageScanner(HTMLParser):
         self.base_href: str | None = None
         self.anchors: list[str] = []
         self.enclosures: list[tuple[str, str | None]] = []
+        self.pictures: list[str] = []
         self.json_ld: list[str] = []
         self.meta: dict[str, str] = {}
         self.title_parts: list[str] = []
@@ -216,6 +219,8 @@ class _PageScanner(HTMLParser):
             self.enclosures.append((href, attributes.get("type") or None))
         elif tag == "a" and href:
             self.anchors.append(href)
+        elif tag == "img" and attributes.get("src"):
+            self.pictures.append(attributes["src"])
         elif tag == "script":
             self._in_json_ld = attributes.get("type", "").lower() == "application/ld+json"
             if self._in_json_ld:
@@ -350,7 +355,14 @@ def parse_html(body: bytes, base_url: str, content_type: str | None = None) -> P
 
     resolved = (_absolute_http(href, base) for href in scanner.anchors)
     links = _unique(url for url in resolved if url is not None and url not in media)
-    return ParsedPage(page_links=links, media=tuple(media.values()), problems=tuple(problems))
+    shown = [scanner.meta.get("og:image", ""), *scanner.pictures]
+    pictures = _unique(url for url in (_absolute_http(src, base) for src in shown if src) if url)
+    return ParsedPage(
+        page_links=links,
+        media=tuple(media.values()),
+        problems=tuple(problems),
+        pictures=pictures,
+    )
 
 
 # --- sitemaps -----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import json
 import logging
 import mimetypes
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,8 +24,9 @@ import pandas as pd
 from ops.atomic import atomic_open
 from ops.catalog.schema import PROBE_COLUMNS, QUARANTINE_SCHEMA
 from ops.catalog.store import read_catalog, write_frame
-from ops.ingest.crawl import Refusal, SiteCrawler, canonical_url
+from ops.ingest.crawl import Refusal, SiteCrawler, canonical_url, picture_link
 from ops.ingest.discover import MediaLink, kind_from_mime
+from ops.ingest.faceset import FaceSetBuilder, about, previous_rows, read_face_set
 from ops.ingest.fetch import FetchError, HttpFetcher, PageCache
 from ops.ingest.files import FileEntry, list_files, open_filesystem
 from ops.ingest.netguard import NetworkPolicy
@@ -36,6 +37,7 @@ from ops.ingest.sources import (
     FsspecSource,
     HttpSource,
     LocalSource,
+    PersonPictures,
     SourceConfigError,
     get_source,
     load_sources,
@@ -99,6 +101,19 @@ def _location(source: HttpSource | LocalSource | FsspecSource) -> str:
     return str(source.path) if isinstance(source, LocalSource) else source.url
 
 
+def _person_folder(
+    source: LocalSource | FsspecSource, person: PersonPictures
+) -> LocalSource | FsspecSource:
+    """The folder source of one declared person's pictures."""
+    assert person.folder is not None
+    update: dict[str, Any] = {"people": []}
+    if isinstance(source, LocalSource):
+        update["path"] = source.path.expanduser() / person.folder
+    else:
+        update["url"] = f"{source.url.rstrip('/')}/{person.folder.as_posix()}"
+    return source.model_copy(update=update)
+
+
 def _probe_columns(
     path: Path, settings: Settings, kind_hint: str | None, mime: str | None, file_name: str | None
 ) -> dict[str, Any]:
@@ -140,6 +155,8 @@ class SourceIngester:
             failure = f"{type(exc).__name__}: {exc}"
             reason = f"source failed ({failure}); its items are kept as they were"
             rows, refusals, complete = [], [Refusal(_location(source), "source", reason)], False
+        if source.people:
+            refusals += self.collect_face_set(source, stats)
         stats.refused = len(refusals)
         stats.new = sum(1 for r in rows if r["fetch_status"] == "new")
         stats.not_modified = sum(1 for r in rows if r["fetch_status"] == "not_modified")
@@ -166,8 +183,16 @@ class SourceIngester:
         )
 
     def _ingest_http(
-        self, source: HttpSource, stats: IngestStats
+        self,
+        source: HttpSource,
+        stats: IngestStats,
+        *,
+        person: PersonPictures | None = None,
+        previous: Mapping[str, dict[str, Any]] | None = None,
     ) -> tuple[list[dict[str, Any]], list[Refusal], bool]:
+        """Crawl ``source``; for a ``person`` of it, just their pages' and declared
+        pictures. ``previous`` rows (default: the catalog's) give conditional GETs."""
+        known = self.previous if previous is None else previous
         max_bytes = source.max_bytes or self.settings.max_download_bytes
         with self._fetcher(source, stats) as fetcher:
             robots = RobotsGate(
@@ -179,8 +204,10 @@ class SourceIngester:
                 robots,
                 max_pages=self.settings.max_pages_per_source,
                 max_links_per_page=self.settings.max_links_per_page,
+                pictures_only=person is not None,
             )
-            found = crawler.discover()
+            declared = person.images if person else []
+            found = crawler.discover(picture_link(url, None) for url in declared)
             stats.discovered = len(found.media)
             stats.pages_fetched = found.pages_fetched
             stats.pages_not_modified = found.pages_not_modified
@@ -189,7 +216,7 @@ class SourceIngester:
 
             def fetch_one(link: MediaLink) -> dict[str, Any] | Refusal:
                 item_id = make_item_id(source.name, link.item_key or canonical_url(link.url))
-                before = self.previous.get(item_id, {})
+                before = known.get(item_id, {})
                 try:
                     got = fetcher.download(
                         link.url,
@@ -220,10 +247,49 @@ class SourceIngester:
             stats.requests = fetcher.requests
         return rows, refusals, found.complete
 
+    # -- face sets --------------------------------------------------------------------------
+    def collect_face_set(
+        self, source: HttpSource | LocalSource | FsspecSource, stats: IngestStats
+    ) -> list[Refusal]:
+        """Collect the pictures of the people ``source`` declares (ops.ingest.faceset) with
+        its own crawler; returns the refusals, each naming the person."""
+        face_set = read_face_set(self.settings, source.name)
+        builder = FaceSetBuilder(source.name)
+        for person in source.people:
+            previous = previous_rows(face_set, person.name)
+            scratch = IngestStats()
+            try:
+                if isinstance(source, HttpSource):
+                    crawl = source.model_copy(
+                        update={"start_urls": person.pages, "feeds": person.feeds, "sitemaps": []}
+                    )
+                    rows, refused, complete = self._ingest_http(
+                        crawl, scratch, person=person, previous=previous
+                    )
+                else:
+                    rows, refused, complete = self._ingest_files(
+                        _person_folder(source, person), scratch, previous
+                    )
+            except Exception as exc:  # one person's failure must not sink the others
+                log.exception("face set of %s in %s failed", person.name, source.name)
+                reason = f"collection failed ({type(exc).__name__}: {exc}); previous kept"
+                rows, refused, complete = [], [Refusal(source.name, "source", reason)], False
+            builder.add(person.name, rows, previous, complete)
+            builder.refusals += about(person.name, refused)
+            stats.requests += scratch.requests
+            stats.retries += scratch.retries
+            stats.downloaded_bytes += scratch.downloaded_bytes
+        stats.face_set_pictures = builder.write(self.settings)
+        return builder.refusals
+
     # -- folders and fsspec -----------------------------------------------------------------
     def _ingest_files(
-        self, source: LocalSource | FsspecSource, stats: IngestStats
+        self,
+        source: LocalSource | FsspecSource,
+        stats: IngestStats,
+        previous: Mapping[str, dict[str, Any]] | None = None,
     ) -> tuple[list[dict[str, Any]], list[Refusal], bool]:
+        known = self.previous if previous is None else previous
         fs, _ = open_filesystem(source)
         entries: list[FileEntry] = []
         refusals: list[Refusal] = []
@@ -235,7 +301,7 @@ class SourceIngester:
         def copy_one(entry: FileEntry) -> dict[str, Any] | Refusal:
             link = entry.link
             item_id = make_item_id(source.name, link.item_key or link.url)
-            before = self.previous.get(item_id, {})
+            before = known.get(item_id, {})
             row = _media_columns(link, item_id, source.name, source.licence) | {
                 "etag": entry.validator,
                 "last_modified": None,

@@ -9,11 +9,18 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 SOURCE_NAME = r"^[a-z0-9][a-z0-9_-]*$"
@@ -23,11 +30,45 @@ class SourceConfigError(ValueError):
     """The sources file is missing, malformed or names an unknown source."""
 
 
+class PersonPictures(BaseModel):
+    """Where a source shows one person: pages (their pictures are taken), feeds and
+    picture URLs on a website, or a folder of pictures on a folder source."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    pages: list[str] = []
+    feeds: list[str] = []
+    images: list[str] = []
+    folder: Path | None = Field(default=None, description="relative to the source's path")
+
+    def urls(self) -> list[str]:
+        return [*self.pages, *self.feeds, *self.images]
+
+
 class _Source(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(pattern=SOURCE_NAME)
     licence: str | None = Field(default=None, description="default licence for its items")
+    people: list[PersonPictures] = Field(
+        default=[], description="people whose pictures form this source's face set"
+    )
+
+    @model_validator(mode="after")
+    def _people_fit_the_kind(self) -> Self:
+        names = [person.name for person in self.people]
+        if len(names) != len(set(names)):
+            raise ValueError("a person is declared twice")
+        web = isinstance(self, HttpSource)
+        for person in self.people:
+            if web and person.folder is not None:
+                raise ValueError(f"{person.name}: a website's people have pages, feeds or images")
+            if not web and (person.urls() or person.folder is None):
+                raise ValueError(f"{person.name}: a folder source's people each have a folder")
+            if web and not person.urls():
+                raise ValueError(f"{person.name}: declare pages, feeds or images")
+        return self
 
 
 class HttpSource(_Source):
@@ -52,6 +93,7 @@ class HttpSource(_Source):
 
     def entry_hosts(self) -> set[str]:
         urls = [*self.start_urls, *self.sitemaps, *self.feeds]
+        urls += [url for person in self.people for url in person.urls()]
         return {urlsplit(u).hostname or "" for u in urls} - {""}
 
     def hosts(self) -> frozenset[str]:

@@ -25,6 +25,7 @@ class IngestStats:
     retries: int = 0
     partials_swept: int = 0
     external_links_skipped: int = 0
+    face_set_pictures: int = 0
 
 
 class StagedSource(BaseModel):

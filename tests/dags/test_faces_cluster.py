@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,9 @@ from ops.airflow_env import run_dag
 from ops.cli import app
 from ops.dag_params import ParamsRefused
 from ops.faces.people import CurationStore
+from ops.faces.store import FaceStore
+from ops.ingest.pipeline import ingest_source
+from ops.sample_site.portraits import PORTRAITS, variations
 from ops.settings import Settings
 
 runner = CliRunner()
@@ -38,6 +42,36 @@ def test_the_dag_clusters_the_added_faces(
     assert [d.detail for d in CurationStore(home).decisions()] == [
         "chinese_whispers, full=False",
         "agglomerative, full=True",
+    ]
+
+
+def test_the_dag_adds_the_face_sets_sources_collected_and_clusters_them(
+    tmp_path: Path,
+) -> None:
+    """Two real people, declared by a folder source, come out as two clusters, each
+    labelled with the name the source gave."""
+    library = tmp_path / "library"
+    for name in PORTRAITS:
+        folder = library / name.split()[0].lower()
+        folder.mkdir(parents=True)
+        for number, picture in enumerate(variations(name, count=4)):
+            picture.save(folder / f"{number}.jpg")
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        f"sources:\n  - name: library\n    kind: local\n    path: {library}\n    people:\n"
+        "      - {name: Eileen Collins, folder: eileen}\n"
+        "      - {name: Grace Hopper, folder: grace}\n"
+    )
+    settings = Settings(home=tmp_path / "home", sources_file=sources)
+    ingest_source("library", settings=settings)
+
+    run_dag("faces_cluster", settings)
+
+    labels = FaceStore(settings).faces().set_index("face_id")["label"]
+    clusters = CurationStore(settings).read().clusters.values()
+    assert sorted(Counter(labels[f] for f in faces).most_common() for faces in clusters) == [
+        [("Eileen Collins", 4)],
+        [("Grace Hopper", 4)],
     ]
 
 

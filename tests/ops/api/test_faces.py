@@ -39,6 +39,7 @@ def group_of(client: TestClient, face: str) -> str:
 def test_clusters_come_largest_first_with_their_thumbnails(client: TestClient) -> None:
     groups = client.get("/faces/clusters").json()["groups"]
     assert [len(group["faces"]) for group in groups] == [5, 4, 3]
+    assert [group["declared"] for group in groups] == [{"p0": 5}, {"p1": 4}, {"p2": 3}]
     thumbnail = client.get(f"/faces/{groups[0]['faces'][0]}/thumbnail")
     assert thumbnail.status_code == 200 and thumbnail.headers["content-type"] == "image/jpeg"
     assert client.get("/faces/ffffffffffffffff/thumbnail").status_code == 404
@@ -58,6 +59,7 @@ def test_decisions_need_the_token_and_are_logged_with_the_curator(
         "named": True,
         "faces": [face_id(1, 0, n) for n in range(5)],
         "suggested": [],
+        "declared": {"p0": 5},
     }
     second, third = group_of(client, face_id(1, 1, 0)), group_of(client, face_id(1, 2, 0))
     merged = client.post(

@@ -17,7 +17,7 @@ from ops.settings import Settings
 def test_a_source_that_fails_as_a_whole_is_staged_incomplete_with_its_reason(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def crash(self: SiteCrawler) -> Discovery:
+    def crash(self: SiteCrawler, declared: object = ()) -> Discovery:
         raise RecursionError("maximum recursion depth exceeded")
 
     monkeypatch.setattr(SiteCrawler, "discover", crash)
