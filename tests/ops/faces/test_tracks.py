@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ops.faces.people import cluster_people
@@ -15,6 +16,7 @@ from ops.faces.tracks import (
     iou,
     video_face_tracks,
 )
+from ops.sample_site.portraits import portrait_film, shots
 from ops.settings import Settings
 
 
@@ -33,6 +35,26 @@ def test_boxes_are_interpolated_between_keyframes_and_held_half_an_interval_out(
     assert [box.frame for box in boxes if box.detected] == [10, 20]
     at_start = interpolated([(0, (0, 0, 4, 4))], every=10, frames=3)
     assert [box.frame for box in at_start] == [0, 1, 2]  # clamped to the video
+
+
+def test_a_shot_boundary_near_a_track_is_where_it_starts_and_ends() -> None:
+    boxes = interpolated(
+        [(12, (0, 0, 4, 4)), (24, (0, 0, 4, 4))], every=12, frames=99, cuts=[3, 36]
+    )
+    assert (boxes[0].frame, boxes[-1].frame) == (3, 35)
+    far = interpolated([(24, (0, 0, 4, 4))], every=12, frames=99, cuts=[3, 50])
+    assert (far[0].frame, far[-1].frame) == (18, 30)  # the cuts are too far to say
+
+
+def test_a_track_never_crosses_a_cut_to_another_face_in_the_same_place(tmp_path: Path) -> None:
+    """The portrait film cuts between two people framed alike: one track per shot."""
+    film = tmp_path / "film.mp4"
+    film.write_bytes(portrait_film())
+    found = video_face_tracks(film, TrackSettings(workers=1))
+    spans = [(track.start_s, track.end_s) for track in found.tracks]
+    assert spans == [(start, end) for _, start, end in shots()]
+    first, second, third = (np.asarray(track.descriptor) for track in found.tracks)
+    assert np.linalg.norm(first - third) < 0.4 < np.linalg.norm(first - second)
 
 
 def test_the_clip_gives_tracks_with_a_face_each(shared_data: Path) -> None:
