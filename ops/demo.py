@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from rich.table import Table
@@ -24,6 +25,9 @@ from ops.catalog.store import read_catalog, read_quarantine
 from ops.console import catalog_table, console, kinds_table, quarantine_table, stats_table
 from ops.sample_site.check import check_traps, traps_table
 from ops.settings import Settings
+
+if TYPE_CHECKING:
+    from ops.index.reader import PublishedIndex
 
 
 def _run_logged(command: list[str], log_path: Path, what: str) -> bool:
@@ -84,7 +88,76 @@ def run_demo(settings: Settings) -> int:
     if not ok:
         return 1
     print_ingest(settings, manifest, server.base_url)
+    if not _people_demo(settings):
+        return 1
     return _train_scene_demo(settings)
+
+
+def _people_demo(settings: Settings) -> bool:
+    """Cluster the cast's face set, name two clusters through the API as a curator
+    would (taking the name the source declared), and register the recogniser."""
+    import httpx
+
+    from ops.api.app import create_app
+    from ops.api.auth import api_token
+    from ops.api.local import served
+    from ops.faces.gallery import GalleryVersion
+    from ops.refresh.tasks import FacesTask
+    from ops.sample_site.portraits import LICENCE
+
+    console.rule("cinescope demo: faces and people")
+    console.print(
+        "the sample site's cast: public-domain photographs of Eileen Collins (NASA) and "
+        f"Grace Hopper (U.S. Navy) shipped with scikit-image and matplotlib ({LICENCE}); "
+        "each face set is variations of one photograph"
+    )
+    ok = _run_logged(
+        [sys.executable, "-m", "ops.cli", "dag", "test", "faces_cluster"],
+        settings.home / "logs" / "demo-faces_cluster.log",
+        "Airflow DAG faces_cluster (dag.test)",
+    )
+    if not ok:
+        return False
+    table = Table(title="curation through the API (POST /faces/clusters/{id}/name)")
+    for column in ("cluster", "faces", "sources say", "named"):
+        table.add_column(column)
+    auth = {"Authorization": f"Bearer {api_token(settings)}"}
+    with served(create_app(settings)) as base_url:
+        groups = httpx.get(f"{base_url}/faces/clusters").json()["groups"]
+        for group in groups:
+            if group["named"] or not group["declared"]:
+                continue
+            name = max(group["declared"], key=group["declared"].get)
+            answer = httpx.post(
+                f"{base_url}/faces/clusters/{group['id']}/name",
+                json={"curator": "demo curator", "name": name},
+                headers=auth,
+            )
+            answer.raise_for_status()
+            table.add_row(group["id"], str(len(group["faces"])), str(group["declared"]), name)
+    console.print(table)
+    console.print("curate by hand: cinescope serve, then http://127.0.0.1:8000/curate")
+    champion = FacesTask().current_model(settings)
+    if champion is not None and not table.rows:
+        console.print(f"no one newly named: face-gallery champion v{champion.model_version} kept")
+        return True
+    log_path = settings.home / "logs" / "demo-faces_gallery.log"
+    command = [sys.executable, "-m", "ops.cli", "faces", "gallery", "--json"]
+    with open(log_path, "w", encoding="utf-8") as log, console.status("face-gallery ..."):
+        done = subprocess.run(command, stdout=subprocess.PIPE, stderr=log, text=True, check=False)
+    if done.returncode != 0:
+        console.print(f"[red]cinescope faces gallery failed[/]; see {log_path}")
+        return False
+    registered = GalleryVersion.model_validate_json(done.stdout)
+    measure = registered.measure
+    verdict = "promoted to champion" if registered.promoted else "not promoted"
+    console.print(
+        f"face-gallery v{registered.version} ({registered.dataset_rev}): "
+        f"{', '.join(registered.people)}; open-set threshold {measure.threshold} "
+        f"(false accepts {measure.false_accept_rate:.1%} of {measure.impostor_probes}); "
+        f"{verdict} ({registered.reason})"
+    )
+    return True
 
 
 def _train_scene_demo(settings: Settings) -> int:
@@ -182,6 +255,7 @@ def _refresh_demo(settings: Settings) -> int:
                 f"[yellow]the scene model found no {SCENE_LABEL!r} scene in the sample "
                 f"videos[/]; see its validation table above"
             )
+        _print_people(index)
         if videos.empty:
             return 0
         # The item shown is one the scene model labelled, so its segments have times and scores.
@@ -201,6 +275,23 @@ def _refresh_demo(settings: Settings) -> int:
         "(e.g. /search?q=" + word + "&kind=video)"
     )
     return 0
+
+
+def _print_people(index: PublishedIndex) -> None:
+    """Who refresh found on screen: a search by person, and their appearances."""
+    from ops.console import search_table
+    from ops.index.documents import APPEARANCE_LABEL
+    from ops.index.query import SearchQuery
+    from ops.sample_site.portraits import PORTRAITS
+
+    for person in PORTRAITS:
+        console.print(f'[bold]$ cinescope search --person "{person}" --label {APPEARANCE_LABEL}[/]')
+        query = SearchQuery(person=[person], label=[APPEARANCE_LABEL], page_size=5)
+        found = index.search(query)
+        console.print(search_table(found))
+        spans = index.appearances(person) or []
+        where = ", ".join(f"{a['start_s']:g}-{a['end_s']:g} s" for a in spans)
+        console.print(f"GET /people/{person}/appearances: {len(spans)} ({where or 'none'})")
 
 
 def _common_tag(catalog: pd.DataFrame) -> str:
@@ -240,6 +331,7 @@ def print_ingest(settings: Settings, manifest: object, base_url: str) -> None:
                             "requests",
                             "retries",
                             "refused",
+                            "face_set_pictures",
                         )
                     },
                 )

@@ -8,17 +8,14 @@ this test skips, saying so, only where chromium could not be installed.
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from ops.api.app import create_app
+from ops.api.local import served
 from ops.faces.people import cluster_people
 from ops.settings import Settings
 from tests.support.faces import add_faces, face_id
@@ -34,19 +31,8 @@ def server(tmp_path: Path) -> Iterator[str]:
     settings = Settings(home=tmp_path / "home", api_token=TOKEN)
     add_faces(settings, {0: 4, 1: 3, 2: 2}, seed=1)
     cluster_people(settings)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not running.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(timeout=10)
+    with served(create_app(settings)) as base_url:
+        yield base_url
 
 
 @pytest.fixture
@@ -87,7 +73,12 @@ def test_a_curator_names_merges_and_ejects_in_the_page(server: str, browser: obj
         driver.execute_script("document.getElementById('status').textContent = ''")
 
     largest = driver.find_elements(By.CSS_SELECTOR, "section.group")[0]
-    largest.find_element(By.CSS_SELECTOR, "input.person").send_keys("Ann Lee")
+    # the name its face set declared is shown and offered; the curator decides otherwise
+    assert largest.find_element(By.CSS_SELECTOR, ".declared").text == "sources say: p0 (4)"
+    name = largest.find_element(By.CSS_SELECTOR, "input.person")
+    assert name.get_attribute("value") == "p0"
+    name.clear()
+    name.send_keys("Ann Lee")
     largest.find_element(By.CSS_SELECTOR, "button.name-it").click()
     saved()
     wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "section.named .name").text == "Ann Lee")

@@ -68,13 +68,30 @@ def test_all_traps_present_with_their_contract(site: tuple[Path, SiteManifest]) 
     assert checks["non_utf8"] == {"title": NON_UTF8_TITLE}
     assert checks["path_traversal"] == {"file_name": "cinescope-evil.mp4"}
     assert checks["flaky_500"] == {"title": "Second Chance Dance"}
-    assert manifest.expected_ok_count() == ITEMS + 3 + 1
+    assert manifest.expected_ok_count() == ITEMS + 1 + 3 + 1  # the portrait film: + 1
+
+
+def test_the_cast_is_shown_on_a_page_and_in_a_feed_and_filmed(
+    site: tuple[Path, SiteManifest],
+) -> None:
+    root, manifest = site
+    collins, hopper = manifest.cast
+    assert (collins.name, hopper.name) == ("Eileen Collins", "Grace Hopper")
+    page = _file(root, collins.page or "").read_text()
+    assert all(Path(picture).name in page for picture in collins.pictures)
+    feed = json.loads(_file(root, hopper.feed or "").read_text())
+    attached = [item["attachments"][0]["url"] for item in feed["items"]]
+    assert attached == hopper.pictures[:-1]  # the last one is declared by its URL
+    for picture in collins.pictures + hopper.pictures:
+        assert Image.open(_file(root, picture)).format == "JPEG"
+    film = next(item for item in manifest.items if item.title == "Two Pioneers")
+    assert film.people == ["Eileen Collins", "Grace Hopper"] and film.kind == "video"
 
 
 def test_items_have_unique_hashes_matching_the_files(site: tuple[Path, SiteManifest]) -> None:
     root, manifest = site
-    assert len(manifest.items) == ITEMS
-    assert len({item.sha256 for item in manifest.items}) == ITEMS
+    assert len(manifest.items) == ITEMS + 1  # and the portrait film
+    assert len({item.sha256 for item in manifest.items}) == ITEMS + 1
     for item in manifest.items:
         data = _file(root, item.path).read_bytes()
         assert (hashlib.sha256(data).hexdigest(), len(data)) == (item.sha256, item.bytes)
@@ -89,7 +106,8 @@ def test_file_count(site: tuple[Path, SiteManifest]) -> None:
     files = [p for p in (root / "public").rglob("*") if p.is_file()]
     index_pages, child_sitemaps, fixed = 2, 1, 3  # index.html + page/2; sitemap, feed, robots
     trap_pages, trap_files = 13, 10  # the duplicate has two pages; not_found etc. have no file
-    expected = 2 * ITEMS + index_pages + child_sitemaps + fixed + trap_pages + trap_files
+    cast = 2 + 2 * 6 + 2  # the film and its page; six pictures each; a page and a feed
+    expected = 2 * ITEMS + index_pages + child_sitemaps + fixed + trap_pages + trap_files + cast
     assert len(files) == expected
 
 
@@ -195,9 +213,9 @@ def test_trap_files_are_broken_the_intended_way(site: tuple[Path, SiteManifest])
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
-    first = generate_site(tmp_path / "a", items=5, seed=1, traps=False)
-    again = generate_site(tmp_path / "b", items=5, seed=1, traps=False)
-    other = generate_site(tmp_path / "c", items=5, seed=2, traps=False)
+    first = generate_site(tmp_path / "a", items=5, seed=1, traps=False, cast=False)
+    again = generate_site(tmp_path / "b", items=5, seed=1, traps=False, cast=False)
+    other = generate_site(tmp_path / "c", items=5, seed=2, traps=False, cast=False)
     # libx264's output varies slightly from run to run here (seen even single-threaded),
     # so byte-identity is asserted for the images and tracks only; videos still must not
     # collide across seeds (below).
