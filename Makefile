@@ -44,6 +44,8 @@ lint: venv
 
 train: venv
 	$(BIN)/cinescope scene demo-data
+	$(BIN)/cinescope genre demo-data
+	$(BIN)/cinescope mood demo-data
 	$(BIN)/cinescope scene data-root
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc repro
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import pandas as pd
+import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -296,3 +297,15 @@ def index_versions_table(versions: Iterable[Version], live: str | None) -> Table
             *(_fmt(manifest.get(column))[:19] for column in columns),  # built_at to the second
         )
     return table
+
+
+AsJson = Annotated[
+    bool, typer.Option("--json", help="print one JSON document to stdout instead of tables")
+]
+"""The ``--json`` option every command with an answer takes."""
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Say what went wrong on stderr (stdout keeps only answers) and exit with ``code``."""
+    error_console.print(message, style="red", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)

@@ -26,6 +26,9 @@ DAG_PARAMS = {
     "catalog_refresh": "ops.refresh.results:RefreshParams",
     "train_scene": "ops.scene.params:TrainParams",
     "faces_cluster": "ops.faces.params:ClusterParams",
+    "train_genre": "ops.genre.pipeline:GenreTrainParams",
+    "train_mood": "ops.mood.pipeline:MoodTrainParams",
+    "mood_video": "ops.mood.results:MoodVideoParams",
 }
 """Each DAG's params model (``module:Model``), for checking a trigger's conf without Airflow."""
 

@@ -8,7 +8,9 @@ Reading settings is cheap and has no side effects, so DAG files may call it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import yaml
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -28,6 +30,10 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path("var"), description="data root for every embedded store")
     sources_file: Path = Field(
         default=REPO_ROOT / "sources.yaml", description="YAML registry of catalog sources"
+    )
+    generated_source: str = Field(
+        default="inbox",
+        description="the local source whose folder takes generated media (mood videos)",
     )
     ingest_schedule: str = "@hourly"
 
@@ -65,10 +71,21 @@ class Settings(BaseSettings):
     sample_site_port: int = Field(default=8765, gt=0, lt=65536, description="port of the demo site")
 
     scene_params_file: Path = Field(
-        default=REPO_ROOT / "params.yaml", description="training parameters (DVC params file)"
+        default=REPO_ROOT / "params.yaml",
+        description="training parameters (DVC params file): its scene, genre and mood sections",
     )
     scene_labels_dir: Path | None = Field(
         default=None, description="labelled scene dataset folder; default: home/datasets/scene"
+    )
+    genre_data_dir: Path | None = Field(
+        default=None,
+        description="labelled music, one sub-folder per genre; default: home/datasets/genre, "
+        "where generated stand-ins are written when it is missing",
+    )
+    mood_data_dir: Path | None = Field(
+        default=None,
+        description="labelled pictures, one sub-folder per mood; default: home/datasets/mood, "
+        "where generated stand-ins are written when it is missing",
     )
 
     gpu_pool_slots: int = Field(default=1, ge=1)
@@ -128,6 +145,18 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    def params_section(self, section: str) -> dict[str, Any]:
+        """One section of the params file (``scene_params_file``); empty when the file or
+        the section is absent, so a model's defaults apply."""
+        path = self.scene_params_file
+        if not path.is_file():
+            return {}
+        document: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        values = document.get(section, {}) if isinstance(document, dict) else {}
+        if not isinstance(values, dict):
+            raise ValueError(f"{path}: section {section!r} must be a mapping, got {values!r}")
+        return values
 
     @property
     def airflow_home(self) -> Path:

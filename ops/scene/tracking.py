@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
 import tempfile
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from models.scene import SceneClassifier
+from ops import tracking_store
 from ops.scene.evaluate import evaluate, plot_confusion, plot_pr_curve
 from ops.scene.labels import GENERATED, REAL, TrainingData
 from ops.scene.params import TrainParams
@@ -46,10 +45,17 @@ from ops.scene.train import (
     modality_name,
     select_device,
 )
-from ops.settings import REPO_ROOT, get_settings
+from ops.settings import get_settings
 from ops.tracking_store import (
+    CHAMPION_ALIAS,
+    MODEL_ARTIFACT,
+    TRAINING_DATA_TAG,
+    UNRECORDED,
+    UNVERSIONED,
+    dataset_input,
     default_artifact_location,
     ensure_experiment,
+    git_commit,
     require_intact_store,
     tracking_uri_context,
 )
@@ -65,14 +71,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 REGISTERED_MODEL = "scene"
-CHAMPION_ALIAS = "champion"
-MODEL_ARTIFACT = "model"
 CONFIG_METADATA_KEY = "scene_config"
 THRESHOLDS_KEY = "decision_thresholds"  # MLmodel metadata and version tag: label -> threshold
-TRAINING_DATA_TAG = "training_data"  # run and version tag: generated or real
-UNRECORDED = "unrecorded"  # a version registered before its training data was recorded
-UNVERSIONED = "unversioned"
-UNKNOWN_COMMIT = "unknown"
 
 
 @dataclass(frozen=True)
@@ -95,22 +95,6 @@ class ModelProvenance:
     def standin(self) -> bool:
         """Not known to come from real labelled data: its labels are no findings."""
         return self.training_data != REAL
-
-
-def git_commit(repo: Path = REPO_ROOT) -> str:
-    """The code's commit (``git rev-parse HEAD``), or ``unknown`` outside a git checkout."""
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=10,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return UNKNOWN_COMMIT
-    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else UNKNOWN_COMMIT
 
 
 class _DropServingInputCheck(logging.Filter):
@@ -187,22 +171,10 @@ EPOCH_METRICS = ("train_loss", "val_loss", "val_f1")
 
 
 def training_dataset(prepared: PreparedDataset, rev: str, registry: str) -> PandasDataset:
-    """The segment table as an MLflow dataset: named and sourced by its DVC revision.
-
-    The digest is MLflow's content digest of the table (without the feature folders, which
-    depend on where the data root is), so the same data gives the same digest anywhere.
-    """
-    from mlflow.data.pandas_dataset import from_pandas
-
-    from ops.datasets.mlflow_source import DvcRevisionSource
-
+    """The segment table as an MLflow dataset: named and sourced by its DVC revision,
+    without the feature folders (which depend on where the data root is)."""
     table = prepared.segments.drop(columns=["feature_dir"], errors="ignore")
-    with warnings.catch_warnings():
-        # the schema shown on the run page is not a serving contract: no hint about integers
-        warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
-        dataset = from_pandas(table, source=DvcRevisionSource(rev=rev, registry=registry), name=rev)
-        _ = dataset.schema  # inferred lazily: here, inside the filter
-    return dataset
+    return dataset_input(table, rev, registry)
 
 
 class SceneRun:
@@ -535,95 +507,13 @@ def promote_if_better(
     metric: str = "val_f1",
     evaluate_champion: Callable[[str], float] | None = None,
 ) -> GateDecision:
-    """Move ``champion`` to ``version`` if there is none yet or the challenger scores higher.
-
-    Both scores must come from ``dataset_rev``: the challenger's run must have been
-    evaluated on it, and a champion evaluated on another revision is re-scored with
-    ``evaluate_champion(model_uri)`` (without it the gate refuses, as the comparison would
-    not be fair). A tie keeps the champion. The decision is written to the challenger's
-    run (tags ``gate.decision``, ``gate.reason``, metric ``gate.champion_<metric>``) and
-    to its model version (tags), promoted or not.
-    """
-    version = str(version)
-    challenger_run = _version_run(client, name, version)
-    challenger_rev = challenger_run.data.tags.get("dataset_rev")
-    if challenger_rev != dataset_rev:
-        raise ValueError(
-            f"{name} version {version} was evaluated on dataset {challenger_rev!r}, "
-            f"not {dataset_rev!r}: gate it on its own revision"
-        )
-    if metric not in challenger_run.data.metrics:
-        raise ValueError(
-            f"run {challenger_run.info.run_id} of {name} version {version} has no metric "
-            f"{metric!r} (has {sorted(challenger_run.data.metrics)})"
-        )
-    challenger = challenger_run.data.metrics[metric]
-    aliases = client.get_registered_model(name).aliases
-    champion_version = str(aliases[CHAMPION_ALIAS]) if CHAMPION_ALIAS in aliases else None
-
-    champion: float | None = None
-    if champion_version is None:
-        promoted, reason = True, f"no {CHAMPION_ALIAS} yet: {metric} {challenger:.4f}"
-    elif champion_version == version:
-        promoted, reason, champion = False, f"version {version} is already the champion", challenger
-    else:
-        champion, source = _champion_score(
-            client, name, champion_version, metric, dataset_rev, evaluate_champion
-        )
-        if champion is None:
-            promoted, reason = False, source
-        elif challenger > champion:
-            promoted = True
-            reason = (
-                f"{metric} {challenger:.4f} beats champion version {champion_version}'s "
-                f"{champion:.4f} ({source})"
-            )
-        else:
-            promoted = False
-            reason = (
-                f"{metric} {challenger:.4f} does not beat champion version {champion_version}'s "
-                f"{champion:.4f} ({source})"
-            )
-
-    if promoted:
-        client.set_registered_model_alias(name, CHAMPION_ALIAS, version)
-    decision = "promoted" if promoted else "refused"
-    run_id = challenger_run.info.run_id
-    client.set_tag(run_id, "gate.decision", decision)
-    client.set_tag(run_id, "gate.reason", reason)
-    if champion is not None:
-        client.log_metric(run_id, f"gate.champion_{metric}", champion)
-    client.set_model_version_tag(name, version, "gate.decision", decision)
-    client.set_model_version_tag(name, version, "gate.reason", reason)
-    logger.info("gate for %s version %s: %s (%s)", name, version, decision, reason)
-    return GateDecision(promoted=promoted, reason=reason, challenger=challenger, champion=champion)
-
-
-def _version_run(client: MlflowClient, name: str, version: str) -> Run:
-    """The run that logged a model version: where its metrics and dataset tag live."""
-    run_id = client.get_model_version(name, version).run_id
-    if not run_id:
-        raise ValueError(f"{name} version {version} was not logged by a run: nothing to compare")
-    return client.get_run(run_id)
-
-
-def _champion_score(
-    client: MlflowClient,
-    name: str,
-    version: str,
-    metric: str,
-    dataset_rev: str,
-    evaluate_champion: Callable[[str], float] | None,
-) -> tuple[float | None, str]:
-    """The champion's ``metric`` on ``dataset_rev`` and its source, or why there is none."""
-    run = _version_run(client, name, version)
-    champion_rev = run.data.tags.get("dataset_rev")
-    if champion_rev == dataset_rev and metric in run.data.metrics:
-        return run.data.metrics[metric], f"both on {dataset_rev}"
-    if evaluate_champion is None:
-        return None, (
-            f"champion version {version} was evaluated on {champion_rev!r}, not {dataset_rev!r}, "
-            "and no evaluate_champion was given: no fair comparison, champion kept"
-        )
-    score = float(evaluate_champion(f"models:/{name}/{version}"))
-    return score, f"champion re-evaluated on {dataset_rev}, it was logged on {champion_rev!r}"
+    """The champion gate (:func:`ops.tracking_store.promote_if_better`) on the scene
+    model's validation F1."""
+    return tracking_store.promote_if_better(
+        client,
+        version=version,
+        dataset_rev=dataset_rev,
+        name=name,
+        metric=metric,
+        evaluate_champion=evaluate_champion,
+    )

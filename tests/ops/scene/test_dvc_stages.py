@@ -1,10 +1,12 @@
 """``dvc.yaml`` tells the truth: stage names, dependencies, data root and run-cache replay.
 
-The code a stage runs is derived from the imports of its step function in
-``ops/scene/pipeline.py`` (transitively through ``ops``/``models``), and the data it reads
-from the ``scene_dir(settings) / "..."`` folders that function names; both must be in the
-stage's ``deps``. The DVC tests run real ``dvc`` on a temporary copy of the pipeline files,
-with a stand-in ``cinescope`` that writes the stage outputs instantly instead of training.
+A stage runs ``cinescope <model> <command>``, which calls step functions of
+``ops/<model>/pipeline.py``. The code a stage runs is derived from the imports of those
+functions (transitively through ``ops``/``models``), and the data it reads from the
+folders they name (``scene_dir(settings) / "..."``, the labelled folder); both must be in
+the stage's ``deps``. The DVC tests run real ``dvc`` on a temporary copy of the pipeline
+files, with a stand-in ``cinescope`` that writes the stage outputs instantly instead of
+training.
 """
 
 from __future__ import annotations
@@ -25,20 +27,34 @@ import yaml
 from ops.scene.data_root import write_data_root
 from ops.settings import REPO_ROOT, Settings
 
-PIPELINE = REPO_ROOT / "ops" / "scene" / "pipeline.py"
 CODE_PACKAGES = ("ops", "models")
+SCENE_STAGES = ["labels", "features", "train", "evaluate"]
+STEPS = {
+    ("genre", "train"): ("data_step", "train_step"),
+    ("mood", "train"): ("data_step", "train_step"),
+}
+"""The steps a command runs, where they are not just ``<command>_step``."""
+LABELLED = {
+    "scene": ("labels_dir", "${scene_labels}"),
+    "genre": ("data_dir", "${genre_data}"),
+    "mood": ("data_dir", "${mood_data}"),
+}
+"""Per model, the function naming its labelled folder and that folder in dvc.yaml."""
 
 
 def _stages(dvc_yaml: Path = REPO_ROOT / "dvc.yaml") -> dict[str, Any]:
     return dict(yaml.safe_load(dvc_yaml.read_text(encoding="utf-8"))["stages"])
 
 
-def _command(stage: dict[str, Any]) -> str:
-    """The ``cinescope scene <command>`` a stage runs (after its environment assignments)."""
+def _command(stage: dict[str, Any]) -> tuple[str, str]:
+    """The ``cinescope <model> <command>`` a stage runs (after its environment assignments)."""
     words = stage["cmd"].split()
     start = words.index("cinescope")
-    assert words[start + 1] == "scene", stage["cmd"]
-    return str(words[start + 2])
+    return str(words[start + 1]), str(words[start + 2])
+
+
+def _pipeline(model: str) -> Path:
+    return REPO_ROOT / "ops" / model / "pipeline.py"
 
 
 def _module_file(name: str) -> Path | None:
@@ -69,21 +85,25 @@ def _is_code(path: Path) -> bool:
     )
 
 
-def _step(command: str) -> ast.FunctionDef:
-    tree = ast.parse(PIPELINE.read_text(encoding="utf-8"))
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name == f"{command}_step":
-            return node
-    raise AssertionError(f"ops/scene/pipeline.py has no {command}_step for `scene {command}`")
+def _steps(model: str, command: str) -> list[ast.FunctionDef]:
+    """The step functions ``cinescope <model> <command>`` runs."""
+    names = STEPS.get((model, command), (f"{command}_step",))
+    tree = ast.parse(_pipeline(model).read_text(encoding="utf-8"))
+    found = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in names}
+    missing = sorted(set(names) - set(found))
+    assert not missing, f"ops/{model}/pipeline.py has no {missing} for `{model} {command}`"
+    return [found[name] for name in names]
 
 
-def code_read_by(command: str) -> set[str]:
-    """Repository paths of the code ``cinescope scene <command>`` runs: its step's imports."""
-    tree = ast.parse(PIPELINE.read_text(encoding="utf-8"))
+def code_read_by(model: str, command: str) -> set[str]:
+    """Repository paths of the code ``cinescope <model> <command>`` runs: its steps' imports."""
+    pipeline = _pipeline(model)
+    tree = ast.parse(pipeline.read_text(encoding="utf-8"))
     module_level = {
         n for s in tree.body if isinstance(s, ast.Import | ast.ImportFrom) for n in _imports(s)
     }
-    pending, seen = list(module_level | _imports(_step(command))), set()
+    steps = set().union(*(_imports(step) for step in _steps(model, command)))
+    pending, seen = list(module_level | steps), set()
     while pending:
         name = pending.pop()
         if name in seen:
@@ -94,28 +114,30 @@ def code_read_by(command: str) -> set[str]:
         source = _module_file(name)
         assert source is not None
         pending += _imports(ast.parse(source.read_text(encoding="utf-8")))
-    files = {PIPELINE} | {f for f in map(_module_file, seen) if f is not None}
+    files = {pipeline} | {f for f in map(_module_file, seen) if f is not None}
     return {str(f.relative_to(REPO_ROOT)) for f in files if _is_code(f)}
 
 
-def data_read_by(command: str) -> set[str]:
-    """The data-root paths (as written in dvc.yaml) the step names: scene folders, labels."""
+def data_read_by(model: str, command: str) -> set[str]:
+    """The data-root paths (as written in dvc.yaml) the steps name: the model's folders
+    under the data root (``<model>_dir(settings) / "..."``) and its labelled folder."""
+    labelled, folder = LABELLED[model]
     paths: set[str] = set()
-    for node in ast.walk(_step(command)):
+    for node in (n for step in _steps(model, command) for n in ast.walk(step)):
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Name)
-            and node.func.id == "labels_dir"
+            and node.func.id == labelled
         ):
-            paths.add("${scene_labels}")
+            paths.add(folder)
         if (
             isinstance(node, ast.BinOp)
             and isinstance(node.left, ast.Call)
             and isinstance(node.left.func, ast.Name)
-            and node.left.func.id == "scene_dir"
+            and node.left.func.id == f"{model}_dir"
             and isinstance(node.right, ast.Constant)
         ):
-            paths.add(f"${{home}}/scene/{node.right.value}")
+            paths.add(f"${{home}}/{model}/{node.right.value}")
     return paths
 
 
@@ -129,8 +151,8 @@ def undeclared(stages: dict[str, Any]) -> dict[str, list[str]]:
     missing = {}
     for name, stage in stages.items():
         declared = _declared(stage)
-        command = _command(stage)
-        needed = code_read_by(command) | data_read_by(command)
+        model, command = _command(stage)
+        needed = code_read_by(model, command) | data_read_by(model, command)
         left = sorted(
             path
             for path in needed
@@ -141,10 +163,17 @@ def undeclared(stages: dict[str, Any]) -> dict[str, list[str]]:
     return missing
 
 
+def _stage_name(model: str, command: str) -> str:
+    """The scene stages are named after their command, the other models' ``<model>_<command>``."""
+    return command if model == "scene" else f"{model}_{command}"
+
+
 def test_each_stage_is_named_after_the_command_it_runs() -> None:
     stages = _stages()
-    assert list(stages) == ["labels", "features", "train", "evaluate"]
-    assert {name: _command(stage) for name, stage in stages.items()} == {n: n for n in stages}
+    assert list(stages) == [*SCENE_STAGES, "genre_train", "mood_train"]
+    assert {name: _stage_name(*_command(stage)) for name, stage in stages.items()} == {
+        n: n for n in stages
+    }
 
 
 def test_every_stage_declares_the_code_and_data_it_reads() -> None:
@@ -165,25 +194,47 @@ def test_a_dependency_removed_from_dvc_yaml_is_caught() -> None:
     assert "features" not in missing
 
 
+def test_the_genre_and_mood_stages_declare_their_steps_code_and_folders() -> None:
+    """Both steps of `<model> train` count (data_step versions the labelled folder)."""
+    reduced = copy.deepcopy(_stages())
+    reduced["genre_train"]["deps"].remove("${genre_data}")
+    reduced["mood_train"]["deps"].remove("ops/datasets/folders.py")
+    missing = undeclared(reduced)
+    assert missing == {"genre_train": ["${genre_data}"], "mood_train": ["ops/datasets/folders.py"]}
+
+
 # ---- real DVC on a temporary copy -------------------------------------------------------
 
 FAKE_CINESCOPE = """#!{python}
-\"\"\"Stand-in for `cinescope scene <step>`: writes the step's outputs, logs the call.\"\"\"
+\"\"\"Stand-in for `cinescope <model> <step>`: writes the step's outputs, logs the stage.\"\"\"
 import json, os, pathlib, sys
-step = sys.argv[2]
+model, step = sys.argv[1:3]
 home = pathlib.Path(os.environ["CINESCOPE_HOME"])
 scene = home / "scene"
 outputs = {{
-    "labels": scene / "labels.json",
-    "features": scene / "prepared" / "segments.json",
-    "train": scene / "train" / "run.json",
-    "evaluate": scene / "metrics.json",
+    "labels": [scene / "labels.json"],
+    "features": [scene / "prepared" / "segments.json"],
+    "train": [scene / "train" / "run.json"],
+    "evaluate": [scene / "metrics.json"],
+    "genre_train": [home / "genre" / "model.joblib", home / "genre" / "train.json"],
+    "mood_train": [home / "mood" / "model.joblib", home / "mood" / "train.json"],
 }}
-outputs[step].parent.mkdir(parents=True, exist_ok=True)
-outputs[step].write_text(json.dumps({{"f1": 1.0}}))
+stage = step if model == "scene" else f"{{model}}_{{step}}"
+for output in outputs[stage]:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps({{"f1": 1.0}}))
 with open(os.environ["FAKE_CINESCOPE_LOG"], "a") as log:
-    log.write(f"{{step}} {{home}}\\n")
+    log.write(f"{{stage}} {{home}}\\n")
 """
+
+
+def make_data_root(data: Path) -> None:
+    """The labelled folders the stages depend on (their content is not read here)."""
+    (data / "datasets" / "scene").mkdir(parents=True)
+    (data / "datasets" / "scene" / "annotations.csv").write_text("item_id,start_s,end_s,label\n")
+    for model, label in (("genre", "jazz"), ("mood", "calm")):
+        (data / "datasets" / model / label).mkdir(parents=True)
+        (data / "datasets" / model / label / "1.txt").write_text(label)
 
 
 class TempPipeline:
@@ -226,10 +277,7 @@ class TempPipeline:
         }
         self.run("git", "init", "--quiet")
         self.dvc("init", "--quiet")
-        (data / "datasets" / "scene").mkdir(parents=True)
-        (data / "datasets" / "scene" / "annotations.csv").write_text(
-            "item_id,start_s,end_s,label\n"
-        )
+        make_data_root(data)
         self.point_at(data)
 
     def point_at(self, data: Path) -> None:
@@ -263,7 +311,9 @@ def pipeline(tmp_path: Path) -> TempPipeline:
 def test_repro_runs_every_stage_in_the_data_root_then_nothing(pipeline: TempPipeline) -> None:
     pipeline.dvc("repro")
     data = pipeline.data
-    assert pipeline.calls() == [f"{step} {data}" for step in _stages()]
+    assert sorted(pipeline.calls()) == sorted(f"{stage} {data}" for stage in _stages())
+    scene_calls = [call for call in pipeline.calls() if call.split()[0] in SCENE_STAGES]
+    assert scene_calls == [f"{step} {data}" for step in SCENE_STAGES]  # in pipeline order
     assert (data / "scene" / "metrics.json").is_file()
     assert (pipeline.root / "dvc.lock").is_file()
     assert pipeline.stale() == {}
@@ -278,17 +328,21 @@ def test_an_edited_dependency_makes_its_stages_stale(pipeline: TempPipeline) -> 
     stale = pipeline.stale()
     assert set(stale) == {"train", "evaluate"}
     assert stale["train"] == [{"changed deps": {"ops/scene/evaluate.py": "modified"}}]
+    with (pipeline.root / "ops" / "genre" / "tracking.py").open("a") as source:
+        source.write("\n# edited\n")
+    assert set(pipeline.stale()) == {"train", "evaluate", "genre_train"}
 
 
 def test_another_data_root_makes_every_stage_stale(pipeline: TempPipeline, tmp_path: Path) -> None:
     pipeline.dvc("repro")
     elsewhere = tmp_path / "elsewhere"
-    (elsewhere / "datasets" / "scene").mkdir(parents=True)
-    (elsewhere / "datasets" / "scene" / "annotations.csv").write_text("item_id\n")
+    make_data_root(elsewhere)
     pipeline.point_at(elsewhere)
     assert set(pipeline.stale()) == set(_stages())
     pipeline.dvc("repro")
-    assert pipeline.calls()[-4:] == [f"{step} {elsewhere}" for step in _stages()]
+    assert sorted(pipeline.calls()[-len(_stages()) :]) == sorted(
+        f"{stage} {elsewhere}" for stage in _stages()
+    )
 
 
 def test_training_and_the_gate_are_never_replayed_from_the_run_cache(

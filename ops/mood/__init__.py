@@ -1,0 +1,1 @@
+"""Mood: eight moods on a circle for images and music, matching them, and the mood video."""
