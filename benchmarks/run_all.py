@@ -13,6 +13,8 @@ BENCHMARKS = (
     "benchmarks.refresh",
     "benchmarks.search",
     "benchmarks.faces",
+    "benchmarks.genre",
+    "benchmarks.mood",
 )
 
 

@@ -9,14 +9,16 @@ import os
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import TaskID
 from typer.core import TyperGroup
 
-from ops.console import console, error_console, progress_bar, stats_table
+from ops.console import AsJson, console, fail, progress_bar, stats_table
 from ops.errors import BrokenStateError
+from ops.genre.cli import genre_app, listen
+from ops.mood.cli import mood_app
 from ops.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -34,7 +36,7 @@ class _Commands(TyperGroup):
         try:
             return super().invoke(ctx)
         except BrokenStateError as error:
-            _fail(str(error))
+            fail(str(error))
 
 
 # Every group uses click's plain help layout (rich_markup_mode=None): typer's rich layout
@@ -75,11 +77,9 @@ faces_app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(faces_app, name="faces")
-
-
-AsJson = Annotated[
-    bool, typer.Option("--json", help="print one JSON document to stdout instead of tables")
-]
+app.add_typer(genre_app, name="genre")
+app.add_typer(mood_app, name="mood")
+app.command("listen")(listen)
 
 
 DagConf = Annotated[str, typer.Option(metavar="JSON", help="the run's parameters")]
@@ -90,7 +90,7 @@ def _parsed_conf(conf: str) -> Any:
     try:
         return json.loads(conf)
     except json.JSONDecodeError as error:
-        _fail(f"--conf is not JSON ({error}); give an object, e.g. '{{\"epochs\": 5}}'")
+        fail(f"--conf is not JSON ({error}); give an object, e.g. '{{\"epochs\": 5}}'")
 
 
 def _print_json(answer: Any) -> None:
@@ -204,7 +204,7 @@ def catalog(
     from ops.console import catalog_table, kinds_table
 
     if status is not None and status not in STATUSES:
-        _fail(f"--status {status!r} is not a status; use one of {', '.join(STATUSES)}", code=2)
+        fail(f"--status {status!r} is not a status; use one of {', '.join(STATUSES)}", code=2)
     frame = read_catalog(get_settings().catalog_path)
     if status:
         frame = frame[frame["status"] == status]
@@ -375,7 +375,7 @@ def clip(
     try:
         cut = person_clip(get_settings(), item_id, person, target)
     except (LookupError, ValueError, NoPublishedIndex) as error:
-        _fail(str(error), 2)
+        fail(str(error), 2)
     spans = ", ".join(f"{start:.2f}-{end:.2f} s" for start, end in cut.spans)
     console.print(f"wrote {cut.path}: {cut.seconds} s from {spans}")
 
@@ -399,7 +399,7 @@ def fancam(
             settings, item_media(settings, item_id), names, out or Path(f"fancam-{item_id}")
         )
     except (LookupError, ValueError) as error:
-        _fail(str(error), 2)
+        fail(str(error), 2)
     for cam in made.fancams:
         console.print(
             f"{cam.person}: {cam.path} (on screen in {cam.seen_frames} of {made.frames} frames)"
@@ -439,16 +439,16 @@ def faces_evaluate(
     chosen = algorithm or list(ALGORITHMS)
     unknown = [name for name in chosen if name not in ALGORITHMS]
     if unknown:
-        _fail(f"unknown algorithm {', '.join(unknown)}: choose from {', '.join(ALGORITHMS)}", 2)
+        fail(f"unknown algorithm {', '.join(unknown)}: choose from {', '.join(ALGORITHMS)}", 2)
     try:
         faces = FaceSettings(detector=detector)  # type: ignore[arg-type]
         clustering = ClusterSettings(threshold=threshold)
     except ValidationError as error:
-        _fail(f"bad setting: {error.errors()[0]['loc'][0]}: {error.errors()[0]['msg']}", 2)
+        fail(f"bad setting: {error.errors()[0]['loc'][0]}: {error.errors()[0]['msg']}", 2)
     try:
         results = evaluate_faces(folder, chosen, faces, clustering)  # type: ignore[arg-type]
     except (NotADirectoryError, ValueError) as error:
-        _fail(str(error), 2)
+        fail(str(error), 2)
     if as_json:
         for result in results:
             print(result.model_dump_json())
@@ -481,7 +481,7 @@ def faces_add(
         else:
             added = store.add_pictures(folder, source)
     except (NotADirectoryError, ValueError) as error:  # UnreadableVideo is a ValueError
-        _fail(str(error), 2)
+        fail(str(error), 2)
     console.print(stats_table("faces added", added.model_dump()))
 
 
@@ -516,7 +516,7 @@ def faces_cluster(
     try:
         params = ClusterParams(algorithm=algorithm, full=full)  # type: ignore[arg-type]
     except ValidationError as error:
-        _fail(f"bad option: {error.errors()[0]['msg']}", 2)
+        fail(f"bad option: {error.errors()[0]['msg']}", 2)
     run = cluster_people(get_settings(), params)
     if as_json:
         _print_json(run)
@@ -558,15 +558,15 @@ def faces_tracks(
     from ops.faces.tracks import TrackSettings, UnreadableVideo, save_grabs, video_face_tracks
 
     if not video.is_file():
-        _fail(f"{video} is not a file", 2)
+        fail(f"{video} is not a file", 2)
     try:
         settings = TrackSettings(detect_every=every)
     except ValidationError as error:
-        _fail(f"bad option: {error.errors()[0]['msg']}", 2)
+        fail(f"bad option: {error.errors()[0]['msg']}", 2)
     try:
         found = video_face_tracks(video, settings)
     except UnreadableVideo as error:
-        _fail(str(error), 2)
+        fail(str(error), 2)
     if grabs is not None:
         save_grabs(video, found, grabs)
     if as_json:
@@ -602,7 +602,7 @@ def faces_gallery(as_json: AsJson = False) -> None:
     try:
         registered = register_gallery(get_settings())
     except ValueError as error:
-        _fail(str(error), 2)
+        fail(str(error), 2)
     if as_json:
         _print_json(registered)
         return
@@ -639,7 +639,7 @@ def dag_test(
     try:
         run_dag(dag_id, get_settings(), _parsed_conf(conf))
     except ParamsRefused as error:
-        _fail(f"{dag_id} not run: {error}")
+        fail(f"{dag_id} not run: {error}")
     console.print(f"DAG {dag_id}: success")
 
 
@@ -689,7 +689,7 @@ def trigger(
     try:
         params = checked_conf(dag_id, _parsed_conf(conf))
     except ParamsRefused as error:
-        _fail(f"{dag_id} not triggered: {error}")
+        fail(f"{dag_id} not triggered: {error}")
     api = AirflowApi(get_settings())
     api.wait_for_dag(dag_id)
     run = api.trigger(dag_id, params)
@@ -709,12 +709,6 @@ def down() -> None:
     console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
 
 
-def _fail(message: str, code: int = 1) -> NoReturn:
-    """Say what went wrong on stderr (stdout keeps only answers) and exit with ``code``."""
-    error_console.print(message, style="red", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
 @contextlib.contextmanager
 def _published_index(settings: Settings) -> Iterator[PublishedIndex]:
     """The live index for one command, with a clear message when there is none (a broken
@@ -724,7 +718,7 @@ def _published_index(settings: Settings) -> Iterator[PublishedIndex]:
     try:
         reader = PublishedIndex.open(settings)
     except NoPublishedIndex as error:
-        _fail(str(error))
+        fail(str(error))
     try:
         yield reader
     finally:
@@ -758,12 +752,12 @@ def refresh(
     try:
         params = model_from_params(RefreshParams, {k: v for k, v in chosen.items() if v})
     except ParamsRefused as error:
-        _fail(str(error), code=2)
+        fail(str(error), code=2)
     run_id = run_id or datetime.now(UTC).strftime("manual-%Y%m%dT%H%M%S")
     try:
         result = run_refresh(run_id, get_settings(), report=console.print, params=params)
     except (PredictionCheckFailed, LockHeld, VersionError) as error:
-        _fail(str(error))
+        fail(str(error))
     if result.published is None:
         console.print("the live index is unchanged")
 
@@ -777,7 +771,7 @@ def lineage(item_id: str, as_json: AsJson = False) -> None:
     try:
         found = indexed_lineage(get_settings(), item_id)
     except LookupError as error:
-        _fail(str(error))
+        fail(str(error))
     if as_json:
         _print_json(found)
         return
@@ -889,12 +883,12 @@ def search(
             }
         )
     except ValidationError as error:
-        _fail("; ".join(_describe(problem) for problem in error.errors()), code=2)
+        fail("; ".join(_describe(problem) for problem in error.errors()), code=2)
     with _published_index(get_settings()) as reader:
         try:
             result = reader.search(request)
         except ValueError as error:
-            _fail(str(error), code=2)
+            fail(str(error), code=2)
     if as_json:
         _print_json(result)
         return
@@ -919,7 +913,7 @@ def item(item_id: str, as_json: AsJson = False) -> None:
         found = reader.item(item_id)
         version = reader.version
     if found is None:
-        _fail(f"item {item_id!r} is not in index {version}")
+        fail(f"item {item_id!r} is not in index {version}")
     if as_json:
         from ops.api.app import ItemDetail
 
@@ -952,16 +946,23 @@ def similar(
     any_kind: Annotated[
         bool, typer.Option("--any-kind", help="also items of other kinds (video, audio, image)")
     ] = False,
+    music: Annotated[
+        bool, typer.Option("--music", help="music for this picture or video, by mood")
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
     """Print the items most similar to ITEM_ID, best first: of its own kind unless
-    --any-kind, never itself or its duplicates, fewer than -k when too few are related."""
+    --any-kind, never itself or its duplicates, fewer than -k when too few are related;
+    with --music, the tracks whose mood matches its mood."""
     from ops.console import similar_table
 
     with _published_index(get_settings()) as reader:
         if reader.item(item_id) is None:
-            _fail(f"item {item_id!r} is not in index {reader.version}")
-        found = reader.similar(item_id, k, any_kind=any_kind)
+            fail(f"item {item_id!r} is not in index {reader.version}")
+        if music:
+            found = reader.music_for(item_id, k)
+        else:
+            found = reader.similar(item_id, k, any_kind=any_kind)
         version = reader.version
     if as_json:
         from ops.api.app import SimilarItems
@@ -969,6 +970,47 @@ def similar(
         _print_json(SimilarItems(index_version=version, item_id=item_id, similar=found))
         return
     console.print(similar_table(item_id, found))
+
+
+@app.command("mood-video")
+def mood_video(
+    out: Annotated[Path, typer.Argument(help="where to write the MP4 (H.264 + AAC)")],
+    mood: Annotated[str, typer.Option(metavar="MOOD", help="one of the eight moods")],
+    seconds: Annotated[float, typer.Option(metavar="S", help="length of the video")] = 20.0,
+    as_json: AsJson = False,
+) -> None:
+    """Pictures of one mood from the catalog set to music that matches it: rendered with a
+    fade on every picture (the music's volume follows), written to OUT, and ingested into
+    the catalog with its lineage (the mood_video DAG's steps)."""
+    import shutil
+
+    from pydantic import ValidationError
+
+    from ops.mood.matching import NoMoodMatchError
+    from ops.mood.video import MoodVideoParams, make_mood_video
+
+    try:
+        params = MoodVideoParams(mood=mood, seconds=seconds)  # type: ignore[arg-type]
+    except ValidationError as error:
+        problem = error.errors()[0]
+        fail(f"bad option {problem['loc'][0]}: {problem['msg']}", 2)
+    try:
+        made = make_mood_video(get_settings(), params)
+    except NoMoodMatchError as error:
+        fail(str(error))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(made.generated.video.path, out)
+    if as_json:
+        _print_json(made)
+        return
+    plan, video = made.plan, made.generated.video
+    console.print(
+        f"{out}: {video.duration_s:g} s, {video.frames} frames; {len(plan.image_ids)} pictures "
+        f"of mood {plan.mood}, track {plan.track_id} (mood {plan.track_mood}, "
+        f"{plan.steps} step(s) away); catalog {made.catalog_revision or 'unchanged'}"
+    )
+    if plan.image_training_data == "generated":
+        console.print("the mood model learned from generated stand-in pictures")
 
 
 @index_app.command("versions")
@@ -984,7 +1026,7 @@ def index_versions_command(as_json: AsJson = False) -> None:
     except BrokenPointer as error:
         if not as_json:
             console.print(index_versions_table(index_versions(settings), None))
-        _fail(str(error))
+        fail(str(error))
     if as_json:
         from ops.api.app import kept_index_versions
 
@@ -1007,7 +1049,7 @@ def index_rollback(
     try:
         version = rollback_index(get_settings(), to=to)
     except VersionError as error:
-        _fail(str(error))
+        fail(str(error))
     console.print(f"live index: [bold]{version.name}[/]")
 
 
@@ -1020,7 +1062,7 @@ def index_publish(version: str) -> None:
     try:
         published = publish_index(get_settings(), version)
     except VersionError as error:
-        _fail(str(error))
+        fail(str(error))
     console.print(f"live index: [bold]{published.name}[/]")
 
 

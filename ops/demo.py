@@ -200,7 +200,41 @@ def _train_scene_demo(settings: Settings) -> int:
         "compare versions in the MLflow UI: make up, then http://127.0.0.1:5000 "
         "(experiment 'scene', model 'scene', alias 'champion')"
     )
+    if not _train_music_demo(settings):
+        return 1
     return _refresh_demo(settings)
+
+
+def _train_music_demo(settings: Settings) -> bool:
+    """Train, register and gate the genre and mood models on their generated stand-ins."""
+    from mlflow import MlflowClient
+
+    from ops.tracking_store import champion_ref
+
+    console.rule("cinescope demo: music genre and mood")
+    console.print(
+        "both learn from generated stand-ins here (genre-styled synthetic music, mood "
+        "pictures drawn from the mood circle); point CINESCOPE_GENRE_DATA_DIR and "
+        "CINESCOPE_MOOD_DATA_DIR at labelled folders to train on real data"
+    )
+    client = MlflowClient(settings.tracking_uri)
+    for dag_id, name in (("train_genre", "genre"), ("train_mood", "mood")):
+        ok = _run_logged(
+            [sys.executable, "-m", "ops.cli", "dag", "test", dag_id],
+            settings.home / "logs" / f"demo-{dag_id}.log",
+            f"Airflow DAG {dag_id} (dag.test)",
+        )
+        if not ok:
+            return False
+        champion = champion_ref(settings.tracking_uri, name)
+        if champion is None:
+            console.print(f"[yellow]no {name} champion: see the log[/]")
+            continue
+        version = client.get_model_version(name, champion[0])
+        metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
+        shown = ", ".join(f"{key} {value:.3f}" for key, value in sorted(metrics.items()))
+        console.print(f"{name} champion v{champion[0]} (trained on {champion[2]} data): {shown}")
+    return True
 
 
 def _refresh_demo(settings: Settings) -> int:
@@ -256,6 +290,7 @@ def _refresh_demo(settings: Settings) -> int:
                 f"videos[/]; see its validation table above"
             )
         _print_people(index)
+        _print_genre_mood(index, catalog)
         if videos.empty:
             return 0
         # The item shown is one the scene model labelled, so its segments have times and scores.
@@ -274,6 +309,98 @@ def _refresh_demo(settings: Settings) -> int:
         "query API: cinescope serve, then http://127.0.0.1:8000/docs "
         "(e.g. /search?q=" + word + "&kind=video)"
     )
+    return _mood_video_demo(settings)
+
+
+def _print_genre_mood(index: PublishedIndex, catalog: pd.DataFrame) -> None:
+    """The genre and mood refresh gave the sample tracks and pictures, next to the
+    site's own label (one of their tags), and music offered for a picture."""
+    from ops.console import similar_table
+    from ops.mood.circle import MOODS
+    from ops.sample_site.media import GENRES
+
+    table = Table(title="genre and mood (the site's label is one of its tags)")
+    for column in ("item_id", "kind", "title", "site label", "genre", "mood"):
+        table.add_column(column, overflow="fold")
+    known = set(GENRES) | set(MOODS)
+    items = catalog[(catalog["status"] == "ok") & catalog["kind"].isin(["audio", "image"])]
+    picture = None
+    for row in items.sort_values(["kind", "title"]).itertuples():
+        found = index.item(str(row.item_id))
+        if found is None:
+            continue
+        document = found["item"]
+        label = next((tag for tag in row.tags if tag in known), "-")
+        if row.kind == "image" and document["moods"] and picture is None:
+            picture = str(row.item_id)
+        table.add_row(
+            str(row.item_id),
+            str(row.kind),
+            str(row.title)[:32],
+            label,
+            ", ".join(document["genres"]) or "-",
+            ", ".join(document["moods"]) or "-",
+        )
+    console.print(table)
+    if picture is not None:
+        console.print(f"[bold]$ cinescope similar {picture} --music[/]")
+        console.print(similar_table(picture, index.music_for(picture, 3)))
+
+
+def _mood_with_music(pictures: pd.Series, tracks: pd.Series) -> tuple[str, int]:
+    """The mood of the most pictures among those with music nearest on the circle, and
+    how many steps away that music is."""
+    from ops.mood.circle import circle_distance
+
+    def nearest(mood: str) -> int:
+        return min((circle_distance(mood, track) for track in tracks), default=4)
+
+    counts = pictures[pictures.map(pictures.value_counts()) >= 2].value_counts()
+    if counts.empty:
+        counts = pictures.value_counts()
+    mood = min(counts.index, key=lambda m: (nearest(m), -counts[m], str(m)))
+    return str(mood), nearest(mood)
+
+
+def _mood_video_demo(settings: Settings) -> int:
+    """Render a mood video through DAG mood_video and read it back."""
+    from ops.mood.check import check_video
+    from ops.mood.video import generated_folder
+    from ops.predictions.store import PredictionsStore
+
+    console.rule("cinescope demo: a mood video")
+    moods = PredictionsStore(settings).read_predictions("mood")
+    whole = (
+        moods[moods["start_s"].isna()].sort_values("score").drop_duplicates("item_id", keep="last")
+    )
+    catalog = read_catalog(settings.catalog_path).set_index("item_id")
+    pictures = whole[whole["item_id"].map(catalog["kind"]) == "image"]
+    if pictures.empty:
+        console.print("[yellow]no picture has a mood: no mood video[/]")
+        return 0
+    tracks = whole[whole["item_id"].map(catalog["kind"]) == "audio"]["label"]
+    mood, steps = _mood_with_music(pictures["label"], tracks)
+    conf = json.dumps({"mood": mood, "seconds": 12, "max_steps": steps})
+    ok = _run_logged(
+        [sys.executable, "-m", "ops.cli", "dag", "test", "mood_video", "--conf", conf],
+        settings.home / "logs" / "demo-mood_video.log",
+        f"Airflow DAG mood_video (dag.test, mood {mood})",
+    )
+    if not ok:
+        return 1
+    _, folder = generated_folder(settings)
+    video = max(folder.glob(f"mood-{mood}-*.mp4"), key=lambda path: path.stat().st_mtime)
+    lineage = json.loads(video.with_suffix(".json").read_text(encoding="utf-8"))["lineage"]
+    check = check_video(video, duration_s=12, segments=len(lineage["images"]))
+    console.print(
+        f"{video}: {len(lineage['images'])} pictures of mood {mood}, track {lineage['track']} "
+        f"({'; '.join(lineage['models'])}); read back: {check.duration_s:.2f} s, "
+        f"{check.frames} frames, "
+        f"brightness and sound envelopes correlate {check.correlation:.3f}, fades in sync "
+        f"within {check.max_sync_offset_frames:.2f} frames; "
+        + ("ok" if check.ok else "problems: " + "; ".join(check.problems))
+    )
+    console.print(f"ingested into the catalog as 'Mood video: {mood}' (cinescope catalog list)")
     return 0
 
 

@@ -251,6 +251,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 similar=reader.similar(item_id, k, any_kind=any_kind),
             )
 
+    @app.get("/items/{item_id}/music", tags=["query"], responses={404: {}, 503: {}})
+    def music(
+        item_id: ItemId,
+        k: Annotated[int, Query(ge=1, le=MAX_SIMILAR, description="at most this many")] = 10,
+    ) -> SimilarItems:
+        """Music for a picture or a video: tracks whose mood matches its mood, nearest on
+        the mood circle first, each with the reason (empty when it has no mood)."""
+        with live.reader() as reader:
+            if reader.item(item_id) is None:
+                raise _unknown_item(item_id, reader.version)
+            return SimilarItems(
+                index_version=reader.version,
+                item_id=item_id,
+                similar=reader.music_for(item_id, k),
+            )
+
     @app.get("/people/{name}/appearances", tags=["query"], responses={503: {}})
     def appearances(
         name: Annotated[str, Path(max_length=200, pattern=PERSON_PATTERN)],

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ops.catalog.lifecycle import last_catalog_version
 from ops.catalog.store import read_catalog, write_frame
-from ops.index.documents import build_documents, item_vectors, scene_segmentor
+from ops.index.documents import build_documents, item_moods, item_vectors, scene_segmentor
 from ops.index.provenance import label_policy
 from ops.index.schema import DOCUMENT_SCHEMA
 from ops.index.vectors import IDS_FILE as VECTOR_IDS_FILE
@@ -89,6 +89,7 @@ def build_index_version(settings: Settings, predictions_version: str | None = No
             version.path,
             interactions_path=settings.interactions_file,
             params=settings.recommend,
+            moods=item_moods(documents),
         )
         manifest: dict[str, Any] = {
             "predictions_version": source_name,

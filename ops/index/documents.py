@@ -22,6 +22,7 @@ import pandas as pd
 
 from ops.index.provenance import LabelPolicy
 from ops.index.schema import DOCUMENT_COLUMNS
+from ops.refresh.mood_genre import GENRE_TASK, MOOD_TASK
 from ops.refresh.tasks import KEYFRAME_LABEL, SHOT_LABEL
 from ops.scene.segmentor import Scene, Segmentor
 from ops.settings import Settings
@@ -121,7 +122,11 @@ def build_documents(
     shots = _shots(shot_rows) if shot_rows is not None else {}
     face_rows = predictions.get(FACES_TASK)
     appearances = _appearances(face_rows) if face_rows is not None else {}
-    whole_labels = _whole_item_labels(predictions, segmentor.threshold, policy)
+    genres = _top_labels(predictions.get(GENRE_TASK))
+    moods = _top_labels(predictions.get(MOOD_TASK))
+    shot_moods = _span_labels(predictions.get(MOOD_TASK))
+    labelled = {k: v for k, v in predictions.items() if k not in (GENRE_TASK, MOOD_TASK)}
+    whole_labels = _whole_item_labels(labelled, segmentor.threshold, policy)
     item_vectors, segment_vectors = _embedding_lookup(scene_embeddings)
 
     vectors = _Vectors([])
@@ -141,6 +146,8 @@ def build_documents(
                 lineage=item_lineage,
                 vector_row=vectors.add(item_vectors.get(item_id)),
                 people=list(dict.fromkeys([*_as_list(item["people"]), *seen])),
+                genres=genres.get(item_id, []),
+                moods=moods.get(item_id, []),
             )
         )
         scene_lineage = [entry for entry in item_lineage if entry["task"] == SCENE_TASK]
@@ -173,6 +180,7 @@ def build_documents(
                     ),
                     span=(shot.start_s, shot.end_s),
                     keyframe_s=shot.keyframe_s,
+                    moods=shot_moods.get((item_id, _span_key(shot.start_s, shot.end_s)), []),
                 )
             )
         face_lineage = [entry for entry in item_lineage if entry["task"] == FACES_TASK]
@@ -192,6 +200,16 @@ def build_documents(
             )
     frame = pd.DataFrame(documents, columns=list(DOCUMENT_COLUMNS))
     return frame, vectors.matrix()
+
+
+def item_moods(documents: pd.DataFrame) -> dict[str, str]:
+    """item_id -> mood, for the items whose document has one."""
+    items = documents[documents["level"] == "item"]
+    return {
+        str(item): str(moods[0])
+        for item, moods in zip(items["doc_id"], items["moods"], strict=True)
+        if len(moods)
+    }
 
 
 def item_vectors(documents: pd.DataFrame, vectors: np.ndarray) -> dict[str, np.ndarray]:
@@ -303,6 +321,35 @@ def _appearances(rows: pd.DataFrame) -> dict[str, list[_Appearance]]:
     return found
 
 
+def _top_labels(rows: pd.DataFrame | None) -> dict[str, list[str]]:
+    """item_id -> the best-scored whole-item label of a task that names one per item
+    (genre, mood); an item without rows (not music, say) has none."""
+    if rows is None or rows.empty:
+        return {}
+    whole = rows[rows["start_s"].isna()].sort_values(["item_id", "score"], ascending=False)
+    best = whole.drop_duplicates("item_id")
+    return {
+        str(item): [str(label)] for item, label in zip(best["item_id"], best["label"], strict=True)
+    }
+
+
+def _span_key(start_s: float, end_s: float) -> tuple[float, float]:
+    return round(float(start_s), 3), round(float(end_s), 3)
+
+
+def _span_labels(rows: pd.DataFrame | None) -> dict[tuple[str, tuple[float, float]], list[str]]:
+    """(item_id, span) -> the label a task gave that span (a shot's mood)."""
+    if rows is None or rows.empty:
+        return {}
+    timed = rows[rows["start_s"].notna()]
+    return {
+        (str(item), _span_key(start, end)): [str(label)]
+        for item, start, end, label in zip(
+            timed["item_id"], timed["start_s"], timed["end_s"], timed["label"], strict=True
+        )
+    }
+
+
 def _whole_item_labels(
     predictions: Mapping[str, pd.DataFrame], threshold: float, policy: LabelPolicy
 ) -> dict[str, set[str]]:
@@ -403,6 +450,8 @@ def _document(
     score: float | None = None,
     keyframe_s: float | None = None,
     people: list[str] | None = None,
+    genres: list[str] | None = None,
+    moods: list[str] | None = None,
 ) -> dict[str, object]:
     return {
         **{column: item[column] for column in _METADATA_COLUMNS},
@@ -411,8 +460,8 @@ def _document(
         "tags": _as_list(item["tags"]),
         "people": _as_list(item["people"]) if people is None else people,
         "labels": labels,
-        "genres": [],
-        "moods": [],
+        "genres": genres or [],
+        "moods": moods or [],
         "start_s": span[0] if span else None,
         "end_s": span[1] if span else None,
         "keyframe_s": keyframe_s,

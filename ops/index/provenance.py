@@ -21,7 +21,7 @@ from ops.settings import Settings
 if TYPE_CHECKING:
     from ops.scene.tracking import ModelProvenance
 
-TRAINED_TASKS = ("scene",)
+TRAINED_TASKS = ("scene", "genre", "mood")
 """Tasks whose models are trained and registered in MLflow; the others (shots) are code."""
 
 NOT_TRAINED = "n/a"

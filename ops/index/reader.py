@@ -173,9 +173,19 @@ class PublishedIndex:
         items of its own kind unless ``any_kind``; fewer when too few are related."""
         from ops.recommend.build import ANY_KIND, SAME_KIND
 
+        return self._listed(item_id, ANY_KIND if any_kind else SAME_KIND, k)
+
+    def music_for(self, item_id: str, k: int = 10) -> list[SimilarItem]:
+        """Up to ``k`` tracks whose mood matches this picture's or video's, nearest on the
+        mood circle first (empty when it has no mood, or there is no music near it)."""
+        from ops.recommend.by_mood import MUSIC_FOR
+
+        return self._listed(item_id, MUSIC_FOR, k)
+
+    def _listed(self, item_id: str, scope: str, k: int) -> list[SimilarItem]:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        rows = self._similar.of(item_id, ANY_KIND if any_kind else SAME_KIND)[:k]
+        rows = self._similar.of(item_id, scope)[:k]
         found = {
             document["doc_id"]: document
             for document in self._backend.documents([row["similar_item_id"] for row in rows])

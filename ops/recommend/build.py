@@ -7,7 +7,9 @@ items that both have enough interactions score ``(1 - w) * content + w * cf``; o
 the content score. Candidates scoring under ``min_score`` are unrelated and left out, so an
 item may get fewer than ``k``. MMR then picks ``k`` of the best ``candidate_factor * k`` for
 diversity, and they are ranked by score. Each item gets two lists: ``scope="kind"`` among
-items of its own kind (what is served by default) and ``scope="any"`` across kinds.
+items of its own kind (what is served by default) and ``scope="any"`` across kinds; a
+picture or video with a mood gets a third, ``scope="music"``: tracks by mood
+(ops.recommend.by_mood).
 With interactions, recall@k of content-only, cf-only and the blend is measured on a
 time-based split (:func:`ops.recommend.collaborative.evaluate_time_split`).
 """
@@ -28,6 +30,7 @@ from scipy import sparse
 from threadpoolctl import threadpool_limits
 
 from ops.atomic import atomic_open, write_table
+from ops.recommend.by_mood import music_rows
 from ops.recommend.collaborative import evaluate_time_split, fit_als, interaction_matrix
 from ops.recommend.content import METADATA_COLUMNS, FusedVectors, as_list, fuse_item_vectors
 from ops.recommend.interactions import read_interactions
@@ -47,7 +50,7 @@ SIMILAR_SCHEMA = pa.schema(
         pa.field("similar_item_id", pa.string(), nullable=False),
         pa.field("score", pa.float32(), nullable=False),
         pa.field("reason", pa.string(), nullable=False),
-        pa.field("scope", pa.string(), nullable=False),  # SAME_KIND or ANY_KIND
+        pa.field("scope", pa.string(), nullable=False),  # SAME_KIND, ANY_KIND or MUSIC_FOR
     ]
 )
 SAME_KIND, ANY_KIND = "kind", "any"
@@ -102,11 +105,14 @@ def build_recommendations(
     k: int = 10,
     interactions_path: Path | None = None,
     params: RecommendParams | None = None,
+    moods: Mapping[str, str] | None = None,
 ) -> RecommendationSummary:
     """Write ``folder/similar.parquet`` (top-``k`` per ok item) and ``folder/recommend.json``.
 
     ``catalog`` holds Item contract rows (only ``status == "ok"`` rows are used);
-    ``item_vectors`` maps item_id to its content embedding (absent: metadata only).
+    ``item_vectors`` maps item_id to its content embedding (absent: metadata only);
+    ``moods`` maps item_id to its mood, for the music offered with pictures and videos
+    (ops.recommend.by_mood).
     Refused interaction rows go to ``folder/interactions.refused.csv``.
     """
     if k < 1:
@@ -146,6 +152,8 @@ def build_recommendations(
             "evaluation": asdict(evaluation),
         }
     rows = _scoped_rows(_item_info(items_frame), fused, collaborative, k, params)
+    kinds = dict(zip(items_frame["item_id"], items_frame["kind"], strict=True))
+    rows += music_rows(moods or {}, kinds, k)
     similar_path, metrics_path = folder / SIMILAR_FILE, folder / METRICS_FILE
     write_table(pa.Table.from_pylist(rows, schema=SIMILAR_SCHEMA), similar_path)
     summary = RecommendationSummary(

@@ -31,7 +31,8 @@ from ops.ingest.rawstore import RawStore
 from ops.predictions.schema import EMBEDDING_SCHEMA, LEDGER_SCHEMA, PREDICTION_SCHEMA
 from ops.predictions.store import embeddings_file, ledger_file, predictions_file
 from ops.refresh.plan import SHARDS_DIR, RefreshPlan, load_plan, run_folder, shard_name
-from ops.refresh.tasks import InferenceTask, ItemFailed, WorkItem, get_task
+from ops.refresh.registry import get_task
+from ops.refresh.tasks import InferenceTask, ItemFailed, WorkItem
 from ops.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -322,7 +322,7 @@ def _check_new_predictions(
     from ops.catalog.store import read_catalog
     from ops.predictions.store import PredictionsStore
     from ops.refresh.plan import load_plan
-    from ops.refresh.tasks import get_task
+    from ops.refresh.registry import get_task
     from ops.validation.predictions_suite import check_predictions
 
     plan = load_plan(settings, run_id)

@@ -35,8 +35,9 @@ import pandas as pd
 from ops.atomic import atomic_open
 from ops.catalog.store import read_catalog
 from ops.predictions.store import PredictionsStore
+from ops.refresh.registry import TASKS
 from ops.refresh.results import RefreshParams
-from ops.refresh.tasks import TASKS, ModelRef
+from ops.refresh.tasks import ModelRef
 from ops.settings import Settings
 
 logger = logging.getLogger(__name__)

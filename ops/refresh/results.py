@@ -10,8 +10,8 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-TaskName = Literal["scene", "shots", "faces"]
-"""The inference tasks a refresh can run (``ops.refresh.tasks.TASKS``)."""
+TaskName = Literal["scene", "shots", "faces", "genre", "mood"]
+"""The inference tasks a refresh can run (``ops.refresh.registry.TASKS``)."""
 TASK_NAMES: tuple[TaskName, ...] = get_args(TaskName)
 
 

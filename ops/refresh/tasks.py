@@ -165,7 +165,7 @@ def embedding_table(
 # -- scene ------------------------------------------------------------------------------------
 
 
-class _ModelCache(Generic[M]):
+class ModelCache(Generic[M]):
     """The one model of a task this process holds, loaded on first use, under a lock."""
 
     def __init__(self, load: Callable[[str, str, str], M]) -> None:
@@ -213,7 +213,7 @@ class SceneTask:
     no_model_message = "no champion registered yet"
 
     def __init__(self) -> None:
-        self._models = _ModelCache(_load_scene_model)
+        self._models = ModelCache(_load_scene_model)
 
     def current_model(self, settings: Settings) -> ModelRef | None:
         """``models:/scene@champion``: its version and its run's ``dataset_rev`` tag."""
@@ -381,7 +381,7 @@ class FacesTask:
     )
 
     def __init__(self) -> None:
-        self._models = _ModelCache(_load_recogniser)
+        self._models = ModelCache(_load_recogniser)
 
     def current_model(self, settings: Settings) -> ModelRef | None:
         """``models:/face-gallery@champion``: its version and its gallery's dataset tag."""
@@ -430,20 +430,3 @@ class FacesTask:
             [round(max(0.0, 1.0 - distance), 4) for _, _, distance in named],
         )
         return ItemOutput(rows, EMBEDDING_SCHEMA.empty_table(), len(named))
-
-
-TASKS: dict[str, InferenceTask] = {
-    task.name: task for task in (SceneTask(), ShotsTask(), FacesTask())
-}
-
-
-def get_task(task: str) -> InferenceTask:
-    """A task by name; an unknown one names the known ones."""
-    if task not in TASKS:
-        raise KeyError(f"unknown refresh task {task!r} (known: {', '.join(sorted(TASKS))})")
-    return TASKS[task]
-
-
-def current_model(task: str, settings: Settings) -> ModelRef | None:
-    """The model a task would use now, or None when it has none (e.g. no champion yet)."""
-    return get_task(task).current_model(settings)

@@ -31,6 +31,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from ops.atomic import atomic_open
+from ops.mood.circle import MOODS
 from ops.sample_site import media, portraits
 from ops.sample_site.names import ADJECTIVES, NOUNS, slugify
 from ops.sample_site.server import DOWNLOADS_DIR, EVIL_FILE_NAME, PRIVATE_REDIRECT_PATH
@@ -47,7 +48,7 @@ TRAP_INDEX_BASE = 1_000_000  # media indexes of trap files, far from the items' 
 # Scene videos hold the scene model's training motif twice (a clip of 32 s or more plans
 # two kiss scenes), among motif-only and chord-only decoys and set dressing.
 SCENE_VIDEO_SECONDS = (32, 36, 40)
-SITE_FORMAT_VERSION = 3  # 3: the cast; 2: scene videos. The demo regenerates an older site
+SITE_FORMAT_VERSION = 4  # 4: stand-in mood pictures; 3: the cast; 2: scene videos
 
 Kind = Literal["video", "audio", "image"]
 Via = Literal["index", "sitemap", "feed"]
@@ -430,7 +431,7 @@ def _item(index: int, seed: int, writer: _SiteWriter) -> tuple[_Page, SiteItem]:
         people = {"byArtist": _names(rng, 1)}
         extension, length = container, "3-second"
     else:
-        label = media.MOODS[int(rng.integers(0, len(media.MOODS)))]
+        label = MOODS[int(rng.integers(0, len(MOODS)))]
         extension = "png" if ordinal % 3 == 2 else "jpg"
         image_format: Literal["jpeg", "png"] = "png" if extension == "png" else "jpeg"
         data = media.make_image(index, seed=seed, mood=label, image_format=image_format)

@@ -19,25 +19,17 @@ from typing import Literal
 
 import av
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
+
+from ops.mood.circle import MOODS
+from ops.mood.standins import standin_image
 
 GENRES = ("baroque", "classical", "ragtime", "jazz")
-# The eight moods in their order on the mood circle: neighbours are similar moods.
-MOODS = ("joyful", "excited", "tense", "angry", "sad", "gloomy", "calm", "serene")
-
 RGB = tuple[int, int, int]
-MOOD_PALETTES: dict[str, tuple[RGB, ...]] = {
-    "joyful": ((255, 214, 10), (255, 140, 66), (120, 220, 120), (255, 255, 230)),
-    "excited": ((255, 40, 120), (255, 170, 0), (0, 200, 255), (250, 250, 80)),
-    "tense": ((120, 20, 20), (40, 40, 40), (200, 160, 40), (90, 90, 110)),
-    "angry": ((200, 0, 0), (60, 0, 0), (255, 90, 0), (20, 20, 20)),
-    "sad": ((60, 80, 120), (110, 120, 140), (30, 40, 70), (150, 160, 180)),
-    "gloomy": ((40, 45, 50), (80, 85, 90), (20, 25, 35), (110, 100, 90)),
-    "calm": ((120, 180, 200), (200, 230, 230), (90, 150, 140), (240, 245, 250)),
-    "serene": ((180, 210, 170), (240, 230, 200), (150, 190, 220), (250, 250, 245)),
-}
 
 AUDIO_SAMPLE_RATE = 22_050
+HELD_OUT = 100_000
+"""Stand-in numbers from here on are the catalog's: the mood model trains on the first ones."""
 IMAGE_SIZES = ((320, 240), (400, 300), (360, 360), (480, 320), (300, 400))
 BOMB_SIDE = 40_000
 
@@ -218,28 +210,13 @@ def make_music(
 def make_image(
     index: int, *, seed: int = 0, mood: str, image_format: Literal["jpeg", "png"] = "jpeg"
 ) -> bytes:
-    """A picture in ``mood``'s palette: a gradient under a few shapes."""
-    if mood not in MOOD_PALETTES:
+    """A picture of ``mood``, drawn as the mood model's generated stand-ins are
+    (ops.mood.standins), but never one of the pictures it trains on."""
+    if mood not in MOODS:
         raise ValueError(f"unknown mood {mood!r}; expected one of {', '.join(MOODS)}")
-    palette = MOOD_PALETTES[mood]
     rng = _rng(seed, index, f"image-{mood}")
-    width, height = IMAGE_SIZES[int(rng.integers(0, len(IMAGE_SIZES)))]
-    first, second = rng.choice(len(palette), size=2, replace=False)
-    background = _gradient(width, height, palette[first], palette[second], rng.random() * np.pi)
-    image = Image.fromarray(background)
-    draw = ImageDraw.Draw(image)
-    for _ in range(int(rng.integers(3, 9))):
-        left, right = sorted(int(v) for v in rng.integers(0, width, size=2))
-        top, bottom = sorted(int(v) for v in rng.integers(0, height, size=2))
-        box = (left, top, right + 4, bottom + 4)
-        colour = palette[int(rng.integers(0, len(palette)))]
-        match int(rng.integers(0, 3)):
-            case 0:
-                draw.ellipse(box, fill=colour)
-            case 1:
-                draw.rectangle(box, fill=colour)
-            case _:
-                draw.polygon([(left, bottom), ((left + right) // 2, top), (right, bottom)], colour)
+    size = IMAGE_SIZES[int(rng.integers(0, len(IMAGE_SIZES)))]
+    image = Image.fromarray(standin_image(mood, HELD_OUT + index, seed=seed, size=size))
     buffer = io.BytesIO()
     if image_format == "jpeg":
         image.save(buffer, format="JPEG", quality=85)

@@ -236,6 +236,7 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "/search",
         "/items/{item_id}",
         "/items/{item_id}/similar",
+        "/items/{item_id}/music",
         "/people/{name}/appearances",
         "/index/versions",
         "/admin/index/rollback",

@@ -245,3 +245,48 @@ def test_face_rows_become_appearances_and_the_item_lists_who_is_seen() -> None:
     item = documents.set_index("doc_id").loc["a"]
     assert item["people"] == ["Ann Lee", "Bo Ray"]  # credited Ann Lee, then who was seen
     assert item["labels"] == [] and len(vectors) == 0
+
+
+def task_rows(
+    item_id: str, task: str, rows: list[tuple[float | None, float | None, str, float]]
+) -> list[dict[str, object]]:
+    """A row per (start, end, label, score) of a genre or mood model."""
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    common = {
+        "item_id": item_id,
+        "task": task,
+        "created_at": now,
+        "model_name": task,
+        "model_version": "1",
+        "dataset_rev": f"labels/{task}/v1",
+    }
+    return [
+        {**common, "start_s": start, "end_s": end, "label": label, "score": score}
+        for start, end, label, score in rows
+    ]
+
+
+def test_genre_and_mood_fill_their_own_fields_not_the_labels() -> None:
+    genre = predictions(
+        task_rows("song", "genre", [(None, None, "jazz", 0.7), (None, None, "ragtime", 0.3)])
+    )
+    mood = predictions(
+        task_rows("song", "mood", [(None, None, "calm", 0.8)])
+        + task_rows("film", "mood", [(0.0, 4.0, "sad", 0.6), (4.0, 10.0, "joyful", 0.9)])
+        + task_rows("film", "mood", [(None, None, "joyful", 0.55), (None, None, "sad", 0.45)])
+    )
+    shots = predictions(shot_rows("film", [(0.0, 4.0, 2.0), (4.0, 10.0, 7.0)]))
+    documents, _ = build_documents(
+        catalog({"item_id": "song", "kind": "audio"}, {"item_id": "film"}),
+        {"genre": genre, "mood": mood, "shots": shots},
+        {},
+        SEGMENTOR,
+    )
+    by_id = documents.set_index("doc_id")
+    assert by_id.loc["song", "genres"] == ["jazz"] and by_id.loc["song", "moods"] == ["calm"]
+    assert by_id.loc["song", "labels"] == [] and by_id.loc["film", "genres"] == []
+    assert by_id.loc["film", "moods"] == ["joyful"]
+    assert by_id.loc["film/shot/0-4", "moods"] == ["sad"]
+    assert by_id.loc["film/shot/4-10", "moods"] == ["joyful"]
+    tasks = {entry["task"] for entry in json.loads(by_id.loc["song", "lineage"])}
+    assert tasks == {"genre", "mood"}

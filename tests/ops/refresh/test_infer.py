@@ -20,7 +20,7 @@ from ops.predictions.store import PredictionsStore, ledger_file, read_arrow
 from ops.refresh.infer import infer_shard
 from ops.refresh.merge import merge_shards
 from ops.refresh.plan import RefreshPlan, plan_refresh, run_folder
-from ops.refresh.tasks import get_task
+from ops.refresh.registry import get_task
 from ops.sample_site.media import make_video, truncated_copy
 from ops.settings import Settings
 from ops.versioned import Version

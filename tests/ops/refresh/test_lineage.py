@@ -9,7 +9,7 @@ import pytest
 
 from ops.refresh.lineage import item_lineage
 from ops.refresh.plan import RefreshPlan
-from ops.refresh.tasks import current_model
+from ops.refresh.registry import current_model
 from ops.settings import Settings
 from ops.versioned import Version, VersionError
 

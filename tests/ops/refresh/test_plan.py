@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from ops.catalog.store import read_catalog
+from ops.refresh.mood_genre import GenreTask, MoodTask
 from ops.refresh.plan import (
     NOT_CHOSEN,
     RefreshPlan,
@@ -19,8 +20,9 @@ from ops.refresh.plan import (
     plan_refresh,
     run_folder,
 )
+from ops.refresh.registry import TASKS, current_model
 from ops.refresh.results import TASK_NAMES, RefreshParams
-from ops.refresh.tasks import TASKS, FacesTask, current_model
+from ops.refresh.tasks import FacesTask
 from ops.settings import Settings
 from ops.versioned import Version
 
@@ -57,7 +59,8 @@ def test_second_plan_after_a_refresh_plans_nothing_and_says_so(
     assert shots is not None
     assert second.summary == (
         f"nothing to do: 5 items up to date for scene (v1), shots ({shots.model_version}); "
-        f"faces: {FacesTask.no_model_message}"
+        f"faces: {FacesTask.no_model_message}; genre: {GenreTask.no_model_message}; "
+        f"mood: {MoodTask.no_model_message}"
     )
     assert second.up_to_date == {"scene": 5, "shots": 4}
 
@@ -110,9 +113,10 @@ def test_nothing_to_infer_but_removals_still_need_a_merge(
 def test_only_the_chosen_tasks_are_planned(refresh_home: Settings) -> None:
     plan = plan_refresh(refresh_home, "run-1", RefreshParams(tasks=["shots"]))
     assert {shard["task"] for shard in plan.shards} == {"shots"}
-    assert plan.skipped == {"scene": NOT_CHOSEN, "faces": NOT_CHOSEN}
+    others = ("scene", "faces", "genre", "mood")
+    assert plan.skipped == {task: NOT_CHOSEN for task in others}
     assert set(plan.models) == {"shots"}
-    assert plan.summary.endswith(f"; scene: {NOT_CHOSEN}; faces: {NOT_CHOSEN}")
+    assert plan.summary.endswith("".join(f"; {task}: {NOT_CHOSEN}" for task in others))
 
 
 def test_a_forced_task_plans_its_up_to_date_items_again(
@@ -142,10 +146,13 @@ def test_a_task_without_champion_is_skipped_with_a_message(home: Settings, catal
     assert plan.skipped == {
         "scene": "no champion registered yet",
         "faces": FacesTask.no_model_message,
+        "genre": GenreTask.no_model_message,
+        "mood": MoodTask.no_model_message,
     }
     assert [s["task"] for s in plan.shards] == ["shots"]
     assert plan.summary.endswith(
-        f"; scene: no champion registered yet; faces: {FacesTask.no_model_message}"
+        f"; scene: no champion registered yet; faces: {FacesTask.no_model_message}; "
+        f"genre: {GenreTask.no_model_message}; mood: {MoodTask.no_model_message}"
     )
     with pytest.raises(KeyError, match="unknown refresh task 'karaoke'"):
         current_model("karaoke", home)
