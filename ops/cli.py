@@ -977,6 +977,9 @@ def mood_video(
     out: Annotated[Path, typer.Argument(help="where to write the MP4 (H.264 + AAC)")],
     mood: Annotated[str, typer.Option(metavar="MOOD", help="one of the eight moods")],
     seconds: Annotated[float, typer.Option(metavar="S", help="length of the video")] = 20.0,
+    max_steps: Annotated[
+        int, typer.Option(metavar="N", help="music at most N moods round the circle (0-4)")
+    ] = 1,
     as_json: AsJson = False,
 ) -> None:
     """Pictures of one mood from the catalog set to music that matches it: rendered with a
@@ -990,14 +993,15 @@ def mood_video(
     from ops.mood.video import MoodVideoParams, make_mood_video
 
     try:
-        params = MoodVideoParams(mood=mood, seconds=seconds)  # type: ignore[arg-type]
+        params = MoodVideoParams(mood=mood, seconds=seconds, max_steps=max_steps)  # type: ignore[arg-type]
     except ValidationError as error:
         problem = error.errors()[0]
         fail(f"bad option {problem['loc'][0]}: {problem['msg']}", 2)
     try:
         made = make_mood_video(get_settings(), params)
     except NoMoodMatchError as error:
-        fail(str(error))
+        hint = "; allow music further round with --max-steps" if "step(s)" in str(error) else ""
+        fail(f"{error}{hint}")
     out.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(made.generated.video.path, out)
     if as_json:

@@ -6,6 +6,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -453,3 +454,15 @@ def test_version_prints_json_that_parses_however_long_its_paths(
 
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == versioned.model_dump()
+
+
+def test_mood_video_refuses_an_unknown_mood_and_says_what_is_missing(
+    home: Settings, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.mp4"
+    unknown = runner.invoke(app, ["mood-video", "--mood", "purple", str(out)])
+    assert unknown.exit_code == 2 and "bad option mood" in unknown.output
+    nothing = runner.invoke(app, ["mood-video", "--mood", "calm", str(out)])
+    assert nothing.exit_code == 1
+    assert "no mood predictions yet: run catalog_refresh with a mood champion" in nothing.output
+    assert not out.exists()
