@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export CINESCOPE_HOME ?= $(CURDIR)/var
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: venv browser demo test lint bench train up down clean
+.PHONY: venv browser speech-tools demo test lint bench train up down clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,19 +22,29 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
-demo: venv
+demo: venv speech-tools
 	$(BIN)/cinescope demo
 
-# The curation page's browser test drives Debian's chromium; install it when missing.
+# Debian packages the tests and the demo use, installed when missing (needs root and apt).
+define apt_install
+{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(1) >/dev/null || \
+    { apt-get update -q >/dev/null && \
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(1) >/dev/null; }; }; }
+endef
+
+# The curation page's browser test drives Debian's chromium.
 browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	    { DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null || \
-	      { apt-get update -q >/dev/null && \
-	        DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }; }; } || \
+	  $(call apt_install,chromium chromium-driver) || \
 	  echo "chromium could not be installed (needs root and apt): the browser test will skip"
 
-test: venv browser
+# Speech is tested on, and the demo's spoken clip made of, speech synthesised by espeak-ng.
+speech-tools:
+	@command -v espeak-ng >/dev/null || $(call apt_install,espeak-ng) || \
+	  echo "espeak-ng could not be installed (needs root and apt): speech tests will skip"
+
+test: venv browser speech-tools
 	$(PY) -m pytest
 
 lint: venv
