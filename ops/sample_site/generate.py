@@ -18,6 +18,7 @@ import hashlib
 import html
 import io
 import json
+import logging
 import posixpath
 import shutil
 import tempfile
@@ -32,7 +33,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ops.atomic import atomic_open
 from ops.mood.circle import MOODS
-from ops.sample_site import media, portraits
+from ops.sample_site import media, portraits, words
 from ops.sample_site.names import ADJECTIVES, NOUNS, slugify
 from ops.sample_site.server import DOWNLOADS_DIR, EVIL_FILE_NAME, PRIVATE_REDIRECT_PATH
 from ops.scene.synthetic import render_scene_clip
@@ -48,7 +49,8 @@ TRAP_INDEX_BASE = 1_000_000  # media indexes of trap files, far from the items' 
 # Scene videos hold the scene model's training motif twice (a clip of 32 s or more plans
 # two kiss scenes), among motif-only and chord-only decoys and set dressing.
 SCENE_VIDEO_SECONDS = (32, 36, 40)
-SITE_FORMAT_VERSION = 4  # 4: stand-in mood pictures; 3: the cast; 2: scene videos
+log = logging.getLogger(__name__)
+SITE_FORMAT_VERSION = 5  # 5: spoken and captioned clips; 4: mood pictures; 3: the cast
 
 Kind = Literal["video", "audio", "image"]
 Via = Literal["index", "sitemap", "feed"]
@@ -796,8 +798,78 @@ def _cast(seed: int, writer: _SiteWriter) -> tuple[list[CastMember], _Page, Site
     return members, film, row
 
 
+def _clip_item(
+    slug: str, title: str, description: str, tags: list[str], data: bytes
+) -> tuple[_Page, SiteItem]:
+    """A page and manifest row for one of the site's own clips (not a generated item)."""
+    page = _Page(
+        slug=slug,
+        kind="video",
+        media_url=f"/media/{slug}.mp4",
+        title=title,
+        description=description,
+        year=2026,
+        tags=tags,
+        people={},
+        licence="CC0-1.0",
+        has_audio=True,
+    )
+    row = SiteItem(
+        path=page.media_url,
+        page=page.path,
+        kind="video",
+        title=title,
+        sha256=hashlib.sha256(data).hexdigest(),
+        bytes=len(data),
+        discovered_via="index",
+        description=description,
+        year=2026,
+        tags=tags,
+        people=[],
+        licence="CC0-1.0",
+        label=None,
+        has_audio=True,
+    )
+    return page, row
+
+
+def _word_clips(writer: _SiteWriter) -> list[tuple[_Page, SiteItem]]:
+    """A clip that says a sentence and one that shows a caption (ops.sample_site.words);
+    their titles and descriptions hold none of those words, so only speech recognition
+    and OCR can find them. Without espeak-ng there is no spoken clip."""
+    clips = [
+        (
+            "storefront-sign",
+            "Storefront Sign",
+            "A sign appears over a slow gradient.",
+            ["video", "caption"],
+            words.captioned_clip(),
+        )
+    ]
+    try:
+        spoken = words.spoken_clip()
+    except words.NoSpeechSynthesiser as error:
+        log.warning("sample site without its spoken clip: %s", error)
+    else:
+        clips.append(
+            (
+                "harbour-monologue",
+                "Harbour Monologue",
+                "A voice over a quiet picture at dusk.",
+                ["video", "speech"],
+                spoken,
+            )
+        )
+    made = []
+    for slug, title, description, tags, data in clips:
+        page, row = _clip_item(slug, title, description, tags, data)
+        writer.write(page.media_url, data)
+        made.append((page, row))
+    return made
+
+
 def _write_site(
-    public: Path, items: int, seed: int, traps: bool, size_cap_bytes: int, cast: bool
+    public: Path, items: int, seed: int, traps: bool, size_cap_bytes: int, fixed_clips: bool
 ) -> SiteManifest:
     writer = _SiteWriter(public)
     pages: list[_Page] = []
@@ -807,10 +879,13 @@ def _write_site(
         pages.append(page)
         rows.append(row)
     members: list[CastMember] = []
-    if cast:
+    if fixed_clips:  # the same whatever the seed
         members, film, film_row = _cast(seed, writer)
         pages.append(film)
         rows.append(film_row)
+        for page, row in _word_clips(writer):
+            pages.append(page)
+            rows.append(row)
     for page in pages:
         writer.page(page)
     trap_pages, trap_rows = _traps(seed, size_cap_bytes, writer) if traps else ([], [])
@@ -845,7 +920,7 @@ def generate_site(
     seed: int = 0,
     traps: bool = True,
     size_cap_bytes: int = 4_000_000,
-    cast: bool = True,
+    fixed_clips: bool = True,
 ) -> SiteManifest:
     """Write the site under ``root/public`` and its manifest to ``root/manifest.json``.
 
@@ -857,7 +932,7 @@ def generate_site(
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".public-new-", dir=root))
     try:
-        manifest = _write_site(staging, items, seed, traps, size_cap_bytes, cast)
+        manifest = _write_site(staging, items, seed, traps, size_cap_bytes, fixed_clips)
         public = root / PUBLIC_DIR
         retired = root / f".public-old-{staging.name.rsplit('-', 1)[-1]}"
         if public.exists():

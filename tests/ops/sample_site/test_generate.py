@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 import struct
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from PIL import Image
 
 from ops.ingest.discover import parse_html, parse_json_feed, parse_sitemap
-from ops.sample_site import media
+from ops.sample_site import media, words
 from ops.sample_site.generate import (
     NON_UTF8_TITLE,
     SCENE_VIDEO_SECONDS,
@@ -24,6 +25,7 @@ from ops.scene.synthetic import SCENE_LABEL
 
 BASE = "http://site.test"
 ITEMS = 45  # enough for two index pages
+FIXED_CLIPS = 3 if shutil.which("espeak-ng") else 2  # the portrait film and the word clips
 EXPECTED_TRAPS = {
     "not_found": ("quarantined", "HTTP 404"),
     "flaky_500": ("ingested", None),
@@ -68,7 +70,7 @@ def test_all_traps_present_with_their_contract(site: tuple[Path, SiteManifest]) 
     assert checks["non_utf8"] == {"title": NON_UTF8_TITLE}
     assert checks["path_traversal"] == {"file_name": "cinescope-evil.mp4"}
     assert checks["flaky_500"] == {"title": "Second Chance Dance"}
-    assert manifest.expected_ok_count() == ITEMS + 1 + 3 + 1  # the portrait film: + 1
+    assert manifest.expected_ok_count() == ITEMS + FIXED_CLIPS + 3 + 1
 
 
 def test_the_cast_is_shown_on_a_page_and_in_a_feed_and_filmed(
@@ -88,10 +90,21 @@ def test_the_cast_is_shown_on_a_page_and_in_a_feed_and_filmed(
     assert film.people == ["Eileen Collins", "Grace Hopper"] and film.kind == "video"
 
 
+def test_the_word_clips_hide_their_words_from_their_metadata(
+    site: tuple[Path, SiteManifest],
+) -> None:
+    _, manifest = site
+    clips = [item for item in manifest.items if {"speech", "caption"} & set(item.tags)]
+    assert len(clips) == FIXED_CLIPS - 1
+    for clip in clips:
+        text = f"{clip.title} {clip.description} {' '.join(clip.tags)}".lower()
+        assert words.SPOKEN_WORD not in text and words.CAPTION_WORD not in text
+
+
 def test_items_have_unique_hashes_matching_the_files(site: tuple[Path, SiteManifest]) -> None:
     root, manifest = site
-    assert len(manifest.items) == ITEMS + 1  # and the portrait film
-    assert len({item.sha256 for item in manifest.items}) == ITEMS + 1
+    assert len(manifest.items) == ITEMS + FIXED_CLIPS
+    assert len({item.sha256 for item in manifest.items}) == ITEMS + FIXED_CLIPS
     for item in manifest.items:
         data = _file(root, item.path).read_bytes()
         assert (hashlib.sha256(data).hexdigest(), len(data)) == (item.sha256, item.bytes)
@@ -107,6 +120,7 @@ def test_file_count(site: tuple[Path, SiteManifest]) -> None:
     index_pages, child_sitemaps, fixed = 2, 1, 3  # index.html + page/2; sitemap, feed, robots
     trap_pages, trap_files = 13, 10  # the duplicate has two pages; not_found etc. have no file
     cast = 2 + 2 * 6 + 2  # the film and its page; six pictures each; a page and a feed
+    cast += 2 * (FIXED_CLIPS - 1)  # each word clip and its page
     expected = 2 * ITEMS + index_pages + child_sitemaps + fixed + trap_pages + trap_files + cast
     assert len(files) == expected
 
@@ -213,9 +227,9 @@ def test_trap_files_are_broken_the_intended_way(site: tuple[Path, SiteManifest])
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
-    first = generate_site(tmp_path / "a", items=5, seed=1, traps=False, cast=False)
-    again = generate_site(tmp_path / "b", items=5, seed=1, traps=False, cast=False)
-    other = generate_site(tmp_path / "c", items=5, seed=2, traps=False, cast=False)
+    first = generate_site(tmp_path / "a", items=5, seed=1, traps=False, fixed_clips=False)
+    again = generate_site(tmp_path / "b", items=5, seed=1, traps=False, fixed_clips=False)
+    other = generate_site(tmp_path / "c", items=5, seed=2, traps=False, fixed_clips=False)
     # libx264's output varies slightly from run to run here (seen even single-threaded),
     # so byte-identity is asserted for the images and tracks only; videos still must not
     # collide across seeds (below).
