@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml constraints.txt
 	PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	# PySceneDetect (benchmark baseline) depends on the GUI OpenCV build; keep the headless one.
 	$(PY) -m pip install --quiet --no-deps scenedetect==0.7.2
+	# PP-OCR likewise asks for the GUI OpenCV; its other dependencies are in pyproject.toml.
+	$(PY) -m pip install --quiet --no-deps rapidocr_onnxruntime==1.4.4
 	$(PY) -m ops.warmup
 	touch $(STAMP)
 

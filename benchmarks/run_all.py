@@ -15,6 +15,8 @@ BENCHMARKS = (
     "benchmarks.faces",
     "benchmarks.genre",
     "benchmarks.mood",
+    "benchmarks.speech",
+    "benchmarks.ocr",
 )
 
 

@@ -19,7 +19,9 @@ from ops.console import AsJson, console, fail, progress_bar, stats_table
 from ops.errors import BrokenStateError
 from ops.genre.cli import genre_app, listen
 from ops.mood.cli import mood_app
+from ops.ocr.cli import ocr
 from ops.settings import Settings, get_settings
+from ops.speech.cli import speech_app
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -79,6 +81,8 @@ faces_app = typer.Typer(
 app.add_typer(faces_app, name="faces")
 app.add_typer(genre_app, name="genre")
 app.add_typer(mood_app, name="mood")
+app.add_typer(speech_app, name="speech")
+app.command("ocr")(ocr)
 app.command("listen")(listen)
 
 
