@@ -393,7 +393,7 @@ def fancam(
     out: Annotated[Path | None, typer.Option(metavar="DIR", help="default: ./fancam-ITEM")] = None,
 ) -> None:
     """One video per person following their face, and a split screen of them in sync."""
-    from ops.faces.clips import item_media
+    from ops.catalog.store import item_media
     from ops.faces.fancam import make_fancams
 
     names = [name.strip() for name in people.split(",") if name.strip()]
@@ -974,6 +974,38 @@ def similar(
         _print_json(SimilarItems(index_version=version, item_id=item_id, similar=found))
         return
     console.print(similar_table(item_id, found))
+
+
+@app.command()
+def transcript(
+    item_id: Annotated[str, typer.Argument(help="a catalog item (a video or an audio track)")],
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            metavar="CODE",
+            help="its language (default: CINESCOPE_SPEECH_DEFAULT_LANGUAGE)",
+        ),
+    ] = None,
+) -> None:
+    """Print what is said in ITEM_ID as WebVTT: the voice detector's speech spans,
+    recognised with the language's recogniser, cues timed by their words."""
+    from ops.catalog.store import item_media
+    from ops.genre.audio import UnreadableAudio
+    from ops.speech.params import RecognizerUnavailable
+    from ops.speech.transcribe import Transcriber
+    from ops.speech.webvtt import to_webvtt
+
+    settings = get_settings()
+    try:
+        media = item_media(settings, item_id)
+        print(to_webvtt(Transcriber(lang).transcribe_file(media)), end="")
+    except LookupError as error:
+        fail(str(error), 2)
+    except RecognizerUnavailable as error:
+        fail(str(error), 2)
+    except UnreadableAudio as error:
+        fail(str(error), 2)
 
 
 @app.command("mood-video")

@@ -120,3 +120,14 @@ def mark_validated(settings: Settings) -> None:
 
 def needs_validation(settings: Settings) -> bool:
     return settings.tables_dir.joinpath(UNVALIDATED_MARK).is_file()
+
+
+def item_media(settings: Settings, item_id: str) -> Path:
+    """The stored media file of a catalog item."""
+    catalog = read_catalog(settings.catalog_path)
+    rows = catalog[(catalog["item_id"] == item_id) & catalog["sha256"].notna()]
+    if rows.empty:
+        raise LookupError(f"item {item_id!r} is not in the catalog with its media")
+    from ops.ingest.rawstore import RawStore
+
+    return RawStore(settings.raw_dir, settings.tmp_dir).path_for(str(rows.iloc[0]["sha256"]))

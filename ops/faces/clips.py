@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ops.catalog.store import read_catalog
+from ops.catalog.store import item_media
 from ops.index.reader import PublishedIndex
-from ops.ingest.rawstore import RawStore
 from ops.media.cut import CutResult, cut_spans
 from ops.settings import Settings
 
@@ -26,12 +25,3 @@ def person_clip(settings: Settings, item_id: str, person: str, target: Path) -> 
     if not spans:
         raise LookupError(f"no appearance of {person!r} in item {item_id!r} (index {version})")
     return cut_spans(item_media(settings, item_id), spans, target)
-
-
-def item_media(settings: Settings, item_id: str) -> Path:
-    """The stored media file of a catalog item."""
-    catalog = read_catalog(settings.catalog_path)
-    rows = catalog[(catalog["item_id"] == item_id) & catalog["sha256"].notna()]
-    if rows.empty:
-        raise LookupError(f"item {item_id!r} is not in the catalog with its media")
-    return RawStore(settings.raw_dir, settings.tmp_dir).path_for(str(rows.iloc[0]["sha256"]))

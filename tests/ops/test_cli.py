@@ -466,3 +466,21 @@ def test_mood_video_refuses_an_unknown_mood_and_says_what_is_missing(
     assert nothing.exit_code == 1
     assert "no mood predictions yet: run catalog_refresh with a mood champion" in nothing.output
     assert not out.exists()
+
+
+def test_transcript_prints_what_an_item_says_as_webvtt(home: Settings, catalog: Any) -> None:
+    import shutil
+
+    from ops.sample_site import words
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed (make test installs it: Debian package espeak-ng)")
+    catalog.write([catalog.media_row("monologue", words.spoken_clip())])
+    said = runner.invoke(app, ["transcript", "monologue", "--lang", "en"])
+    assert said.exit_code == 0, said.output
+    assert said.output.startswith("WEBVTT\n\n00:00:00.")
+    assert words.SPOKEN_WORD in said.output
+    missing = runner.invoke(app, ["transcript", "nowhere"])
+    assert missing.exit_code == 2 and "'nowhere' is not in the catalog" in missing.output
+    unknown = runner.invoke(app, ["transcript", "monologue", "--lang", "xx"])
+    assert unknown.exit_code == 2
