@@ -22,7 +22,14 @@ import pyarrow as pa
 
 from ops.media.decode import MediaDecodeError
 from ops.predictions.schema import EMBEDDING_SCHEMA
-from ops.refresh.tasks import ItemFailed, ItemOutput, ModelCache, ModelRef, WorkItem
+from ops.refresh.tasks import (
+    ItemFailed,
+    ItemOutput,
+    ModelCache,
+    ModelRef,
+    WorkItem,
+    champion_model,
+)
 from ops.refresh.tasks import prediction_table as rows_of
 from ops.settings import Settings
 
@@ -33,13 +40,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 GENRE_TASK = "genre"
 MOOD_TASK = "mood"
-
-
-def _champion(settings: Settings, name: str) -> ModelRef | None:
-    from ops.tracking_store import champion_ref
-
-    found = champion_ref(settings.tracking_uri, name)
-    return ModelRef(name, found[0], found[1]) if found else None
 
 
 def _load_genre(tracking_uri: str, name: str, version: str) -> GenreClassifier:
@@ -73,7 +73,7 @@ class GenreTask:
     def current_model(self, settings: Settings) -> ModelRef | None:
         from ops.genre.tracking import GENRE_MODEL
 
-        return _champion(settings, GENRE_MODEL)
+        return champion_model(settings, GENRE_MODEL)
 
     def _classifier(self, model: ModelRef, settings: Settings) -> GenreClassifier:
         return self._models.get(settings.tracking_uri, model.model_name, model.model_version)
@@ -114,7 +114,7 @@ class MoodTask:
     def current_model(self, settings: Settings) -> ModelRef | None:
         from ops.mood.tracking import MOOD_MODEL
 
-        return _champion(settings, MOOD_MODEL)
+        return champion_model(settings, MOOD_MODEL)
 
     def vocabulary(self, model: ModelRef, settings: Settings) -> list[str]:
         from ops.mood.circle import MOODS

@@ -205,6 +205,15 @@ def embedded_store_missing(tracking_uri: str) -> bool:
     return store is not None and not store.exists()
 
 
+def champion_model(settings: Settings, name: str) -> ModelRef | None:
+    """The registered model ``name``'s champion version and the data it learned from
+    (ops.tracking_store.champion_ref); None before there is one."""
+    from ops.tracking_store import champion_ref
+
+    found = champion_ref(settings.tracking_uri, name)
+    return ModelRef(name, found[0], found[1]) if found else None
+
+
 class SceneTask:
     """Scene types per 1-s segment from the MLflow champion; content vectors of every kind."""
 
@@ -217,26 +226,9 @@ class SceneTask:
 
     def current_model(self, settings: Settings) -> ModelRef | None:
         """``models:/scene@champion``: its version and its run's ``dataset_rev`` tag."""
-        if embedded_store_missing(settings.tracking_uri):
-            return None
-        from mlflow import MlflowClient
-        from mlflow.exceptions import MlflowException
+        from ops.scene.tracking import REGISTERED_MODEL
 
-        from ops.scene.tracking import CHAMPION_ALIAS, REGISTERED_MODEL, UNVERSIONED
-
-        client = MlflowClient(settings.tracking_uri)
-        try:
-            aliases = client.get_registered_model(REGISTERED_MODEL).aliases
-        except MlflowException as exc:
-            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-                return None
-            raise
-        if CHAMPION_ALIAS not in aliases:
-            return None
-        version = client.get_model_version(REGISTERED_MODEL, str(aliases[CHAMPION_ALIAS]))
-        tags = client.get_run(version.run_id).data.tags if version.run_id else {}
-        dataset_rev = tags.get("dataset_rev") or version.tags.get("dataset_rev") or UNVERSIONED
-        return ModelRef(REGISTERED_MODEL, str(version.version), dataset_rev)
+        return champion_model(settings, REGISTERED_MODEL)
 
     def _model(self, model: ModelRef, settings: Settings) -> SceneClassifier:
         return self._models.get(settings.tracking_uri, model.model_name, model.model_version)
@@ -385,20 +377,9 @@ class FacesTask:
 
     def current_model(self, settings: Settings) -> ModelRef | None:
         """``models:/face-gallery@champion``: its version and its gallery's dataset tag."""
-        if embedded_store_missing(settings.tracking_uri):
-            return None
-        from mlflow import MlflowClient
-        from mlflow.exceptions import MlflowException
+        from ops.faces.gallery import FACE_GALLERY
 
-        from ops.faces.gallery import CHAMPION_ALIAS, FACE_GALLERY
-
-        client = MlflowClient(settings.tracking_uri)
-        try:
-            version = client.get_model_version_by_alias(FACE_GALLERY, CHAMPION_ALIAS)
-        except MlflowException:
-            return None
-        dataset_rev = version.tags.get("dataset_rev", NOT_VERSIONED)
-        return ModelRef(FACE_GALLERY, str(version.version), dataset_rev)
+        return champion_model(settings, FACE_GALLERY)
 
     def vocabulary(self, model: ModelRef, settings: Settings) -> list[str]:
         """The people the gallery version knows."""
