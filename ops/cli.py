@@ -15,7 +15,7 @@ import typer
 from rich.progress import TaskID
 from typer.core import TyperGroup
 
-from ops.console import AsJson, console, fail, progress_bar, stats_table
+from ops.console import AsJson, console, error_console, fail, progress_bar, stats_table
 from ops.errors import BrokenStateError
 from ops.genre.cli import genre_app, listen
 from ops.mood.cli import mood_app
@@ -910,8 +910,15 @@ def _describe(problem: Any) -> str:
 
 @app.command()
 def item(item_id: str, as_json: AsJson = False) -> None:
-    """Print an item document, its scenes, its shots (with keyframe times) and its lineage."""
-    from ops.console import document_table, lineage_table, segments_table, shots_table
+    """Print an item document, its scenes, its shots (with keyframe times), what it says and
+    shows (with times) and its lineage."""
+    from ops.console import (
+        document_table,
+        lineage_table,
+        segments_table,
+        shots_table,
+        timed_text_table,
+    )
 
     with _published_index(get_settings()) as reader:
         found = reader.item(item_id)
@@ -928,6 +935,9 @@ def item(item_id: str, as_json: AsJson = False) -> None:
     console.print(_media_of(item_id))
     console.print(segments_table(found["segments"]))
     console.print(shots_table(found["shots"]))
+    for field, title in (("transcript", "said"), ("screen_text", "shown")):
+        if found[field]:
+            console.print(timed_text_table(title, found[field]))
     console.print(lineage_table(found["lineage"]))
 
 
@@ -984,28 +994,66 @@ def transcript(
         typer.Option(
             "--lang",
             metavar="CODE",
-            help="its language (default: CINESCOPE_SPEECH_DEFAULT_LANGUAGE)",
+            help="transcribe now in this language, not read the refresh's transcript",
         ),
     ] = None,
 ) -> None:
-    """Print what is said in ITEM_ID as WebVTT: the voice detector's speech spans,
-    recognised with the language's recogniser, cues timed by their words."""
+    """Print what is said in ITEM_ID as WebVTT: the transcript the last refresh stored in
+    the live index, phrase by phrase; an item no refresh has transcribed yet (or any item
+    with --lang) is transcribed now, its speech spans cued by their words."""
     from ops.catalog.store import item_media
     from ops.genre.audio import UnreadableAudio
+    from ops.refresh.words import SPEECH_TASK, item_language
     from ops.speech.params import RecognizerUnavailable
     from ops.speech.transcribe import Transcriber
-    from ops.speech.webvtt import to_webvtt
+    from ops.speech.webvtt import phrases_webvtt, to_webvtt
 
     settings = get_settings()
+    if lang is None:
+        stored = _stored_transcript(settings, item_id, SPEECH_TASK)
+        if stored is not None:
+            print(phrases_webvtt((p["start_s"], p["end_s"], p["text"]) for p in stored), end="")
+            return
+        error_console.print(f"{item_id}: no refresh has transcribed it yet; transcribing it now")
     try:
         media = item_media(settings, item_id)
-        print(to_webvtt(Transcriber(lang).transcribe_file(media)), end="")
+        language = lang or item_language(settings, _item_source(settings, item_id))
+        print(to_webvtt(Transcriber(language).transcribe_file(media)), end="")
     except LookupError as error:
         fail(str(error), 2)
     except RecognizerUnavailable as error:
         fail(str(error), 2)
     except UnreadableAudio as error:
         fail(str(error), 2)
+
+
+def _stored_transcript(settings: Settings, item_id: str, task: str) -> list[dict[str, Any]] | None:
+    """The live index's phrases of an item the ``task`` processed; None when there is no
+    live index, it does not hold the item, or no refresh transcribed it."""
+    from ops.index.reader import NoPublishedIndex, PublishedIndex
+
+    try:
+        reader = PublishedIndex.open(settings)
+    except NoPublishedIndex:
+        return None
+    try:
+        found = reader.item(item_id)
+    finally:
+        reader.close()
+    if found is None or not any(entry["task"] == task for entry in found["lineage"]):
+        return None
+    return list(found["transcript"])
+
+
+def _item_source(settings: Settings, item_id: str) -> str:
+    """The catalog source of an item (LookupError when the catalog lacks it)."""
+    from ops.catalog.store import read_catalog
+
+    catalog = read_catalog(settings.catalog_path)
+    rows = catalog.loc[catalog["item_id"] == item_id, "source"]
+    if rows.empty:
+        raise LookupError(f"{item_id!r} is not in the catalog")
+    return str(rows.iloc[0])
 
 
 @app.command("mood-video")

@@ -251,6 +251,16 @@ def shots_table(shots: Iterable[dict[str, Any]]) -> Table:
     return table
 
 
+def timed_text_table(title: str, texts: Iterable[dict[str, Any]]) -> Table:
+    """Phrases said or captions shown, by time."""
+    table = Table(title=title, title_justify="left")
+    for column in ("start", "end", "text"):
+        table.add_column(column, justify="left" if column == "text" else "right")
+    for text in texts:
+        table.add_row(f"{text['start_s']:.2f}", f"{text['end_s']:.2f}", str(text["text"]))
+    return table
+
+
 def lineage_table(lineage: Iterable[dict[str, Any]]) -> Table:
     """Which model version (trained on which data) produced an item's predictions."""
     table = Table(title="lineage", title_justify="left")

@@ -53,13 +53,24 @@ class Health(BaseModel):
     problem: str | None = Field(default=None, description="what is broken, and the repair")
 
 
+class TimedText(BaseModel):
+    """Words said or shown, and when (seconds from the start)."""
+
+    start_s: float
+    end_s: float
+    text: str
+
+
 class ItemDetail(BaseModel):
-    """An item document, its scene and shot documents by start time, and prediction lineage."""
+    """An item document, its scene, shot, speech and caption spans by start time, and
+    prediction lineage."""
 
     index_version: str
     item: dict[str, Any]
     segments: list[dict[str, Any]] = Field(description="scenes: spans with a label and score")
     shots: list[dict[str, Any]] = Field(description="shots: spans with their keyframe_s")
+    transcript: list[TimedText] = Field(description="what is said, phrase by phrase")
+    screen_text: list[TimedText] = Field(description="captions shown in the video, by time")
     lineage: list[dict[str, Any]]
 
 
@@ -223,8 +234,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/items/{item_id}", tags=["query"], responses={404: {}, 503: {}})
     def item(item_id: ItemId) -> ItemDetail:
-        """An item, its scenes, its shots (with keyframe times), and which models produced
-        its predictions."""
+        """An item, its scenes, its shots (with keyframe times), what is said in it and
+        shown on screen (with times), and which models produced its predictions."""
         with live.reader() as reader:
             found = reader.item(item_id)
             version = reader.version

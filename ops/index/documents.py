@@ -5,7 +5,12 @@ in it, the lineage of those predictions). The ``scene`` task's 1-s scores are jo
 scenes with the same :class:`Segmentor` settings that training evaluated, one segment
 document per scene; the ``shots`` task's rows give one segment document per shot, with
 its keyframe time; the ``faces`` task's rows one ``appearance`` document per span a named
-person is on screen (the person in ``people``, also added to the item's). Vectors are
+person is on screen (the person in ``people``, also added to the item's); the ``speech``
+task's phrases one ``speech`` document each (its words in ``transcript``), the ``ocr``
+task's captions one ``text`` document each (in ``screen_text``), and the item document
+holds all of its words of both, so a word finds the item and the second it is said or
+shown. An item whose speech share reaches ``SPEECH_SHARE_LABEL`` is labelled ``speech``.
+Vectors are
 unit-length so inner product is cosine: an item's is its item-level embedding, a scene's
 or a shot's the mean of the 1-s embeddings inside it.
 """
@@ -24,6 +29,7 @@ from ops.index.provenance import LabelPolicy
 from ops.index.schema import DOCUMENT_COLUMNS
 from ops.refresh.mood_genre import GENRE_TASK, MOOD_TASK
 from ops.refresh.tasks import KEYFRAME_LABEL, SHOT_LABEL
+from ops.refresh.words import OCR_TASK, SPEECH_TASK
 from ops.scene.segmentor import Scene, Segmentor
 from ops.settings import Settings
 
@@ -39,6 +45,15 @@ FACES_TASK = "faces"
 APPEARANCE_LABEL = "appearance"
 """The label of an appearance document (its person is in ``people``), as shots have
 ``shot``: ``?label=appearance&person=X`` lists where X is on screen."""
+
+SPEECH_LABEL = "speech"
+"""The label of a phrase's document, and of an item that speaks (see SPEECH_SHARE_LABEL)."""
+SCREEN_TEXT_LABEL = "text"
+"""The label of a caption's document: ``?label=text`` lists where text is shown."""
+SPEECH_SHARE_LABEL = 0.1
+"""An item is labelled ``speech`` when at least this share of its seconds is speech."""
+WORD_TASKS = (SPEECH_TASK, OCR_TASK)
+"""Tasks whose labels are text said or shown, not classes."""
 
 SEGMENT_S = 1.0
 """Width of a prediction bucket (the Segment contract of DESIGN.md)."""
@@ -125,7 +140,12 @@ def build_documents(
     genres = _top_labels(predictions.get(GENRE_TASK))
     moods = _top_labels(predictions.get(MOOD_TASK))
     shot_moods = _span_labels(predictions.get(MOOD_TASK))
-    labelled = {k: v for k, v in predictions.items() if k not in (GENRE_TASK, MOOD_TASK)}
+    said = _texts(predictions.get(SPEECH_TASK))
+    shown = _texts(predictions.get(OCR_TASK))
+    speaking = _speaking_items(predictions.get(SPEECH_TASK))
+    labelled = {
+        k: v for k, v in predictions.items() if k not in (GENRE_TASK, MOOD_TASK, *WORD_TASKS)
+    }
     whole_labels = _whole_item_labels(labelled, segmentor.threshold, policy)
     item_vectors, segment_vectors = _embedding_lookup(scene_embeddings)
 
@@ -134,7 +154,11 @@ def build_documents(
     for item in items.to_dict("records"):
         item_id = str(item["item_id"])
         item_scenes = scenes.get(item_id, [])
-        labels = sorted(whole_labels.get(item_id, set()) | {scene.label for scene in item_scenes})
+        labels = sorted(
+            whole_labels.get(item_id, set())
+            | {scene.label for scene in item_scenes}
+            | ({SPEECH_LABEL} if item_id in speaking else set())
+        )
         item_lineage = lineage.get(item_id, [])
         seen = [row.person for row in appearances.get(item_id, [])]
         documents.append(
@@ -148,6 +172,8 @@ def build_documents(
                 people=list(dict.fromkeys([*_as_list(item["people"]), *seen])),
                 genres=genres.get(item_id, []),
                 moods=moods.get(item_id, []),
+                transcript=_joined([text.text for text in said.get(item_id, [])]),
+                screen_text=_joined(list(dict.fromkeys(t.text for t in shown.get(item_id, [])))),
             )
         )
         scene_lineage = [entry for entry in item_lineage if entry["task"] == SCENE_TASK]
@@ -198,6 +224,23 @@ def build_documents(
                     people=[row.person],
                 )
             )
+        for kind, texts in (("speech", said), ("text", shown)):
+            entries = [entry for entry in item_lineage if entry["task"] in WORD_TASKS]
+            for number, text in enumerate(t for t in texts.get(item_id, []) if t.timed):
+                documents.append(
+                    _document(
+                        item,
+                        doc_id=f"{item_id}/{kind}/{text.start_s:g}-{text.end_s:g}/{number}",
+                        level="segment",
+                        labels=[SPEECH_LABEL if kind == "speech" else SCREEN_TEXT_LABEL],
+                        lineage=[e for e in entries if e["task"] == text.task],
+                        vector_row=-1,
+                        span=(text.start_s, text.end_s),
+                        score=text.score,
+                        transcript=text.text if kind == "speech" else None,
+                        screen_text=text.text if kind == "text" else None,
+                    )
+                )
     frame = pd.DataFrame(documents, columns=list(DOCUMENT_COLUMNS))
     return frame, vectors.matrix()
 
@@ -333,6 +376,56 @@ def _top_labels(rows: pd.DataFrame | None) -> dict[str, list[str]]:
     }
 
 
+@dataclass(frozen=True)
+class _Text:
+    """A phrase said or a caption shown; ``timed`` False for text in a picture."""
+
+    task: str
+    text: str
+    start_s: float
+    end_s: float
+    score: float
+    timed: bool
+
+
+def _texts(rows: pd.DataFrame | None) -> dict[str, list[_Text]]:
+    """item_id -> its phrases or captions by time (untimed ones, a picture's, first);
+    the speech task's whole-item rows are its shares, not text."""
+    if rows is None or rows.empty:
+        return {}
+    shares = (rows["task"] == SPEECH_TASK) & rows["start_s"].isna()
+    text = rows[~shares]
+    text = text.assign(timed=text["start_s"].notna()).sort_values(
+        ["item_id", "timed", "start_s"], kind="stable"
+    )
+    found: dict[str, list[_Text]] = {}
+    for row in text.itertuples(index=False):
+        found.setdefault(str(row.item_id), []).append(
+            _Text(
+                str(row.task),
+                str(row.label),
+                float(row.start_s) if row.timed else 0.0,
+                float(row.end_s) if row.timed else 0.0,
+                float(row.score),
+                bool(row.timed),
+            )
+        )
+    return found
+
+
+def _speaking_items(rows: pd.DataFrame | None) -> set[str]:
+    """Items whose speech share reaches SPEECH_SHARE_LABEL."""
+    if rows is None or rows.empty:
+        return set()
+    share = rows[rows["start_s"].isna() & (rows["label"] == SPEECH_LABEL)]
+    return {str(item) for item in share.loc[share["score"] >= SPEECH_SHARE_LABEL, "item_id"]}
+
+
+def _joined(lines: list[str]) -> str | None:
+    """Lines of text as one (None when there are none)."""
+    return "\n".join(lines) or None
+
+
 def _span_key(start_s: float, end_s: float) -> tuple[float, float]:
     return round(float(start_s), 3), round(float(end_s), 3)
 
@@ -452,6 +545,8 @@ def _document(
     people: list[str] | None = None,
     genres: list[str] | None = None,
     moods: list[str] | None = None,
+    transcript: str | None = None,
+    screen_text: str | None = None,
 ) -> dict[str, object]:
     return {
         **{column: item[column] for column in _METADATA_COLUMNS},
@@ -462,6 +557,8 @@ def _document(
         "labels": labels,
         "genres": genres or [],
         "moods": moods or [],
+        "transcript": transcript,
+        "screen_text": screen_text,
         "start_s": span[0] if span else None,
         "end_s": span[1] if span else None,
         "keyframe_s": keyframe_s,

@@ -1,14 +1,13 @@
-"""The server search backend: one PostgreSQL schema per index version.
-
-``documents`` holds every document with a weighted tsvector (A: title; B: tags, people,
-labels and the parts of words that join letters and digits, see
-ops.index.text.word_parts; C: description) under a GIN index, and the multi-valued
-facets as arrays, with their case-folded values (``<column>_folded``, what filters
-compare) under GIN indexes; ``facet_count`` / ``scope_total`` hold the counts of the
-plain listings. The ``docno`` column is the position in the listing order shared with
-the SQLite backend. A schema is built in one transaction (dropped and created afresh),
-so readers see the whole version or none of it. Query text becomes a tsquery of quoted
-words only (see ops.index.text.query_terms), always passed as a parameter.
+"""The server search backend: one PostgreSQL schema per index version. ``documents`` holds
+every document with a weighted tsvector (A: title; B: tags, people, labels and the parts
+of words that join letters and digits, see ops.index.text.word_parts; C: description,
+transcript and screen text) under a GIN index, and the multi-valued facets as arrays,
+with their case-folded values (``<column>_folded``, what filters compare) under GIN
+indexes; ``facet_count`` / ``scope_total`` hold the counts of the plain listings. The
+``docno`` column is the position in the listing order shared with the SQLite backend. A
+schema is built in one transaction (dropped and created afresh), so readers see the
+whole version or none of it. Query text becomes a tsquery of quoted words only (see
+ops.index.text.query_terms), always passed as a parameter.
 
 Queries are answered by the algorithm of ops.index.search_engine; this module is its
 PostgreSQL dialect. The matches kept for the page and the facet counts live in one
@@ -76,6 +75,8 @@ _COLUMN_TYPES = {
     "url": "text",
     "title": "text",
     "description": "text",
+    "transcript": "text",
+    "screen_text": "text",
     "year": "integer",
     "duration_s": "double precision",
     "tags": "text[]",
@@ -97,6 +98,8 @@ _TSVECTOR = f"""
         array_to_string(tags, ' '), array_to_string(people, ' '), array_to_string(labels, ' ')
     )), 'B')
     || setweight(to_tsvector('{TEXT_CONFIG}', coalesce(description, '')), 'C')
+    || setweight(to_tsvector('{TEXT_CONFIG}', coalesce(transcript, '')), 'C')
+    || setweight(to_tsvector('{TEXT_CONFIG}', coalesce(screen_text, '')), 'C')
     || setweight(to_tsvector('{TEXT_CONFIG}', word_parts), 'B')
 """
 
@@ -328,15 +331,27 @@ class PostgresSearchBackend(SqlSearchEngine):
     def _page_documents(
         self, connection: Connection, docnos: list[int], text: str
     ) -> dict[int, tuple[dict[str, Any], str | None]]:
-        """The page's documents with their highlighted description (or title) text."""
+        """The page's documents with their highlighted text (SNIPPET_COLUMNS: the transcript
+        or screen text holding the query's words, else the description or title)."""
         headline = (
-            f"ts_headline('{TEXT_CONFIG}', coalesce(nullif(d.description, ''), d.title, ''), "
-            f"to_tsquery('{TEXT_CONFIG}', %s), %s)"
+            f"""CASE
+                WHEN to_tsvector('{TEXT_CONFIG}', coalesce(d.transcript, '')) @@ q.query
+                THEN ts_headline('{TEXT_CONFIG}', d.transcript, q.query, q.options)
+                WHEN to_tsvector('{TEXT_CONFIG}', coalesce(d.screen_text, '')) @@ q.query
+                THEN ts_headline('{TEXT_CONFIG}', d.screen_text, q.query, q.options)
+                ELSE ts_headline('{TEXT_CONFIG}', coalesce(nullif(d.description, ''), d.title, ''),
+                                 q.query, q.options)
+            END"""
             if text
             else "NULL::text"
         )
+        query = (
+            f"CROSS JOIN (SELECT to_tsquery('{TEXT_CONFIG}', %s) AS query, %s AS options) AS q"
+            if text
+            else ""
+        )
         rows = connection.execute(
-            f"SELECT d.docno, {COLUMNS}, {headline} FROM documents AS d "
+            f"SELECT d.docno, {COLUMNS}, {headline} FROM documents AS d {query} "
             f"WHERE {self._in_list('d.docno')}",
             (*((text, _HEADLINE_OPTIONS) if text else ()), docnos),
         ).fetchall()

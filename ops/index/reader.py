@@ -125,16 +125,26 @@ class PublishedIndex:
                 )
 
     def item(self, item_id: str) -> dict[str, Any] | None:
-        """{"item": document, "segments": [scene documents by start], "shots": [shot
-        documents by start, with keyframe_s], "lineage": [...]}, or None."""
+        """{"item": document, "segments": [scene and appearance documents by start],
+        "shots": [shot documents by start, with keyframe_s], "transcript" and
+        "screen_text": [{start_s, end_s, text} by start], "lineage": [...]}, or None."""
         documents = self._backend.item_documents(item_id)
         if not documents or documents[0]["level"] != "item":
             return None
         item, *spans = ({k: v for k, v in d.items() if k != "lineage"} for d in documents)
+        words: dict[str, list[dict[str, Any]]] = {"transcript": [], "screen_text": []}
+        for span in spans:
+            for field, found in words.items():
+                if span[field]:
+                    found.append(
+                        {"start_s": span["start_s"], "end_s": span["end_s"], "text": span[field]}
+                    )
+        scenes = [s for s in spans if not (s["transcript"] or s["screen_text"])]
         return {
             "item": item,
-            "segments": [span for span in spans if span["labels"] != [SHOT_LABEL]],
-            "shots": [span for span in spans if span["labels"] == [SHOT_LABEL]],
+            "segments": [span for span in scenes if span["labels"] != [SHOT_LABEL]],
+            "shots": [span for span in scenes if span["labels"] == [SHOT_LABEL]],
+            **words,
             "lineage": json.loads(documents[0]["lineage"] or "[]"),
         }
 

@@ -3,9 +3,10 @@
 Item documents (``level="item"``) describe a whole catalog item: its text metadata, the
 labels the models predicted for it, and the lineage of those predictions. Segment
 documents (``level="segment"``) are spans of one item: the 1-s prediction buckets joined
-into scenes (one label and its score), and the shots (label ``shot``, with the time of
-their keyframe). ``vector_row`` points into the version's vector matrix (-1: the
-document has no content vector).
+into scenes (one label and its score), the shots (label ``shot``, with the time of
+their keyframe), and the phrases said and captions shown (``transcript``, ``screen_text``;
+an item document holds all of its own). ``vector_row`` points into the version's vector
+matrix (-1: the document has no content vector).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ DOCUMENT_SCHEMA = pa.schema(
         pa.field("url", pa.string()),
         pa.field("title", pa.string()),
         pa.field("description", pa.string()),
+        pa.field("transcript", pa.string()),  # what is said (speech recognition)
+        pa.field("screen_text", pa.string()),  # what is shown (OCR)
         pa.field("year", pa.int32()),
         pa.field("duration_s", pa.float64()),
         pa.field("tags", pa.list_(pa.string())),

@@ -4,10 +4,10 @@ Layout of the file, built once and then only read:
 
 - ``documents``: one row per document; ``docno`` (the rowid) is the position in the
   listing order, so an unranked listing pages by rowid. List columns hold JSON arrays.
-- ``fts``: an FTS5 index over title, description, tags, people, labels and the parts of
-  words that join letters and digits (ops.index.text.word_parts), reading its text from
-  ``documents`` (external content: the text is stored once). BM25 weighs title matches
-  highest.
+- ``fts``: an FTS5 index over title, description, tags, people, labels, the parts of
+  words that join letters and digits (ops.index.text.word_parts), the transcript and the
+  screen text, reading its text from ``documents`` (external content: the text is
+  stored once). BM25 weighs title matches highest.
 - ``facet_value`` (id, facet, value, folded) and ``document_facet`` (docno, value_id):
   every facet value of every document (kind and year too), so the facet counts of any
   match are one GROUP BY over the matching rows, and list filters (on the case-folded
@@ -63,8 +63,9 @@ from ops.index.stored_documents import (
 )
 from ops.index.text import Term
 
-BM25_WEIGHTS = (10.0, 2.0, 4.0, 4.0, 4.0, 4.0)
-"""title, description, tags, people, labels, word parts (the order of the fts columns)."""
+BM25_WEIGHTS = (10.0, 2.0, 4.0, 4.0, 4.0, 4.0, 2.0, 2.0)
+"""title, description, tags, people, labels, word parts, transcript, screen text (the order
+of the fts columns)."""
 
 _BUILD_PRAGMAS = (
     "PRAGMA journal_mode = OFF",
@@ -91,6 +92,8 @@ CREATE TABLE documents (
     url TEXT,
     title TEXT,
     description TEXT,
+    transcript TEXT,
+    screen_text TEXT,
     year INTEGER,
     duration_s REAL,
     tags TEXT,
@@ -136,7 +139,7 @@ CREATE INDEX documents_by_kind ON documents (kind);
 CREATE INDEX documents_by_year ON documents (year);
 CREATE INDEX documents_by_duration ON documents (duration_s);
 CREATE VIRTUAL TABLE fts USING fts5(
-    title, description, tags, people, labels, word_parts,
+    title, description, tags, people, labels, word_parts, transcript, screen_text,
     content = 'documents', content_rowid = 'docno',
     tokenize = 'porter unicode61 remove_diacritics 2'
 );
@@ -164,10 +167,16 @@ _KEPT_COUNTS = _NAMED_COUNTS.format(
     "CROSS JOIN document_facet AS f ON f.docno = m.docno GROUP BY f.value_id"
 )
 _SNIPPET = (
-    "CASE WHEN coalesce(d.description, '') != '' "
+    "CASE WHEN instr(snippet(fts, 6, ?, ?, ?, ?), ?) THEN snippet(fts, 6, ?, ?, ?, ?) "
+    "WHEN instr(snippet(fts, 7, ?, ?, ?, ?), ?) THEN snippet(fts, 7, ?, ?, ?, ?) "
+    "WHEN coalesce(d.description, '') != '' "
     "THEN snippet(fts, 1, ?, ?, ?, ?) ELSE snippet(fts, 0, ?, ?, ?, ?) END"
 )
-_SNIPPET_ARGS = (SNIPPET_START, SNIPPET_END, SNIPPET_ELLIPSIS, SNIPPET_WORDS) * 2
+"""SNIPPET_COLUMNS: the transcript or screen text holding the query's words, else the
+description (or title)."""
+_SNIPPET_PARTS = (SNIPPET_START, SNIPPET_END, SNIPPET_ELLIPSIS, SNIPPET_WORDS)
+_SNIPPET_IF_MATCHED = (*_SNIPPET_PARTS, SNIPPET_START, *_SNIPPET_PARTS)
+_SNIPPET_ARGS = (*_SNIPPET_IF_MATCHED * 2, *_SNIPPET_PARTS * 2)
 
 
 def fts_expression(terms: Sequence[Term]) -> str:

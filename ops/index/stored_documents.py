@@ -33,8 +33,11 @@ LIST_FILTERS = ("label", "genre", "mood", "person")
 """Facets filtered through a multi-valued column (SearchQuery attribute == facet name).
 Their values match whatever the case (see ops.index.text.fold)."""
 
-TEXT_COLUMNS = ("title", "description", "tags", "people", "labels")
+TEXT_COLUMNS = ("title", "description", "tags", "people", "labels", "transcript", "screen_text")
 """The document columns searched as text."""
+SNIPPET_COLUMNS = ("transcript", "screen_text", "description", "title")
+"""Where a hit's snippet comes from: the first of these holding the query's words (what
+was said or shown, before the metadata), else the description's or title's opening."""
 
 
 def document_table(documents: pd.DataFrame) -> pa.Table:

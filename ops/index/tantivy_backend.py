@@ -10,9 +10,10 @@ Fields, written once and then only read:
 
 - ``docno`` (the listing position, ops.index.stored_documents): the index is sorted by
   it, and an unranked listing pages in its order.
-- ``title``, ``description``, ``tags``, ``people``, ``labels`` and ``word_parts`` as
-  text (lower-cased, accents folded, English stems), weighted as the SQLite backend's
-  BM25 weights; a query's words are ANDed, each matching any of them, ``word*`` a prefix.
+- ``title``, ``description``, ``tags``, ``people``, ``labels``, ``word_parts``,
+  ``transcript`` and ``screen_text`` as text (lower-cased, accents folded, English
+  stems), weighted as the SQLite backend's BM25 weights; a query's words are ANDed,
+  each matching any of them, ``word*`` a prefix.
 - ``doc_id``, ``item_id``, ``level``, ``kind``, ``year``, ``duration_s`` for filters;
   list facets (label, genre, mood, person) case-folded for filtering, and for counting
   as single-valued columns by list position (``facet_person_0``, ``facet_person_1``,
@@ -43,6 +44,7 @@ from ops.index.query import FACETS, SearchPage, SearchQuery
 from ops.index.schema import DOCUMENT_COLUMNS
 from ops.index.search_engine import (
     SNIPPET_ELLIPSIS,
+    SNIPPET_START,
     SNIPPET_WORDS,
     empty_page,
     listing_scope,
@@ -53,6 +55,7 @@ from ops.index.search_engine import (
 from ops.index.stored_documents import (
     FACET_COLUMNS,
     LIST_FILTERS,
+    SNIPPET_COLUMNS,
     document_table,
     document_word_parts,
 )
@@ -65,6 +68,8 @@ TEXT_WEIGHTS = {
     "people": 4.0,
     "labels": 4.0,
     "word_parts": 4.0,
+    "transcript": 2.0,
+    "screen_text": 2.0,
 }
 """BM25 boost per text field: the SQLite backend's weights, so both rank alike."""
 
@@ -120,9 +125,7 @@ def _schema(columns: FacetColumns) -> tantivy.Schema:
     builder.add_integer_field("year", indexed=True, fast=True)
     builder.add_float_field("duration_s", indexed=True, fast=True)
     for name in TEXT_WEIGHTS:
-        builder.add_text_field(
-            name, stored=name in ("title", "description"), tokenizer_name=ANALYZER
-        )
+        builder.add_text_field(name, stored=name in SNIPPET_COLUMNS, tokenizer_name=ANALYZER)
     builder.add_text_field(ALL_TEXT, tokenizer_name=ANALYZER, index_option="basic")
     for facet in FACETS:
         for field in columns[facet]:
@@ -402,7 +405,7 @@ class TantivySearchBackend:
             return {}
         searcher = self._open_searcher()
         generators = {}
-        for field in ("description", "title"):
+        for field in SNIPPET_COLUMNS:
             generator = tantivy.SnippetGenerator.create(searcher, text, self._schema, field)
             generator.set_max_num_chars(SNIPPET_WORDS * 8)
             generators[field] = generator
@@ -443,7 +446,7 @@ def _index_documents(table: pa.Table, columns: FacetColumns) -> Iterable[dict[st
             "word_parts": word_parts,
             "document": json.dumps(row, ensure_ascii=False),
         }
-        for name in ("title", "description"):
+        for name in SNIPPET_COLUMNS:
             if row[name]:
                 fields[name] = row[name]
         for name in ("tags", "people", "labels"):
@@ -473,10 +476,15 @@ def _document(stored: tantivy.Document) -> dict[str, Any]:
 def _snippet(
     generators: dict[str, Any], stored: tantivy.Document, document: dict[str, Any]
 ) -> str | None:
-    """The description (or title) with the query's words in ``<b>``; its opening words
-    when they hold none (as FTS5's snippet())."""
+    """The first of SNIPPET_COLUMNS with the query's words in ``<b>``; else the description
+    (or title), its opening words when they hold none (as FTS5's snippet())."""
     if not generators:
         return None
+    for name in SNIPPET_COLUMNS[:2]:
+        if document[name]:
+            said = str(generators[name].snippet_from_doc(stored).to_html())
+            if SNIPPET_START in said:
+                return said
     field = "description" if document["description"] else "title"
     text = document[field]
     if not text:

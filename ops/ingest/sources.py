@@ -51,6 +51,12 @@ class _Source(BaseModel):
 
     name: str = Field(pattern=SOURCE_NAME)
     licence: str | None = Field(default=None, description="default licence for its items")
+    language: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]{2,3}$",
+        description="what its items speak (en, ko, ...): the speech recogniser their "
+        "transcripts come from; unset: the speech settings' default language",
+    )
     people: list[PersonPictures] = Field(
         default=[], description="people whose pictures form this source's face set"
     )

@@ -98,6 +98,36 @@ def read_image(path: Path, reader: TextReader) -> OcrResult:
     )
 
 
+def read_still(path: Path, reader: TextReader, settings: OcrSettings | None = None) -> OcrResult:
+    """Every line of a catalog still: a picture, or else (a format only FFmpeg decodes)
+    its first decoded frame; its boxes have no time either way."""
+    try:
+        return read_image(path, reader)
+    except UnreadableMedia as picture_error:
+        chosen = settings or OcrSettings()
+        try:
+            info = open_video(path)
+            first = next(sampled_frames(info, chosen), None)
+        except MediaDecodeError:
+            raise picture_error from None
+        if first is None:
+            raise picture_error from None
+    scale = display_scale(info, chosen.max_side)
+    lines = sorted(reader.read(first[2]), key=lambda line: (line.box[1], line.box[0]))
+    return OcrResult(
+        boxes=[
+            OcrBox(
+                time_s=None,
+                end_s=None,
+                text=line.text,
+                confidence=line.confidence,
+                box=_scaled_box(line.box, scale),
+            )
+            for line in lines
+        ]
+    )
+
+
 def read_video(info: VideoStreamInfo, settings: OcrSettings, reader: TextReader) -> OcrResult:
     """The captions of a video: sampled frames read, repeated lines merged."""
     frames = [

@@ -140,8 +140,17 @@ def _run_items(
     with progress_bar() as progress:
         bar = progress.add_task(name, total=len(items))
         for number, item_id in enumerate(items, start=1):
-            sha256, kind = plan.media[item_id]["sha256"], plan.media[item_id]["kind"]
-            work = WorkItem(item_id, raw.path_for(sha256), model, datetime.now(UTC), kind)
+            media = plan.media[item_id]
+            sha256 = media["sha256"]
+            work = WorkItem(
+                item_id,
+                raw.path_for(sha256),
+                model,
+                datetime.now(UTC),
+                media["kind"],
+                media["source"],
+                media["duration_s"],
+            )
             started = time.perf_counter()
             status, reason, segments = "ok", None, None
             try:

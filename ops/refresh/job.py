@@ -329,7 +329,8 @@ def _check_new_predictions(
     store = PredictionsStore(settings)
     if not plan.shards:
         return None  # nothing was inferred: no new rows
-    frames, vocabulary = [], {}
+    frames = []
+    vocabulary: dict[str, list[str] | None] = {}
     for task in sorted({shard["task"] for shard in plan.shards}):
         shards = [shard for shard in plan.shards if shard["task"] == task]
         planned = {item for shard in shards for item in shard["items"]}

@@ -43,6 +43,8 @@ from ops.settings import Settings
 logger = logging.getLogger(__name__)
 
 PLAN_FILE = "plan.json"
+_MEDIA_COLUMNS = ("item_id", "sha256", "duration_s", "kind", "source")
+"""What inference needs to know of a planned item (the source: its language, say)."""
 SHARDS_DIR = "shards"
 NOT_CHOSEN = "not chosen for this run (its predictions stay as they are)"
 INDEXABLE_COLUMNS = (
@@ -86,7 +88,7 @@ class RefreshPlan:
     up_to_date: dict[str, int]  # task -> items that need nothing
     removed: list[str]  # items whose predictions go at merge
     without_media: list[str]  # ok items with no sha256: nothing to run a model on
-    media: dict[str, dict[str, Any]]  # planned item -> {sha256, duration_s, kind}
+    media: dict[str, dict[str, Any]]  # planned item -> {sha256, duration_s, kind, source}
     shards: list[dict[str, Any]]  # {task, index, items, seconds}
     summary: str
     path: Path
@@ -187,7 +189,7 @@ def _stale_items(candidates: pd.DataFrame, ledger: pd.DataFrame, model: ModelRef
         | (joined["model_name"] != model.model_name)
         | (joined["model_version"] != model.model_version)
     )
-    return joined.loc[stale, ["item_id", "sha256", "duration_s", "kind"]]
+    return joined.loc[stale, list(_MEDIA_COLUMNS)]
 
 
 def _plural(count: int, word: str) -> str:
@@ -266,9 +268,7 @@ def plan_refresh(
             logger.info("%s: %s, skipped", name, task.no_model_message)
             continue
         models[name] = model
-        candidates = media_rows.loc[
-            media_rows["kind"].isin(task.kinds), ["item_id", "sha256", "duration_s", "kind"]
-        ]
+        candidates = media_rows.loc[media_rows["kind"].isin(task.kinds), list(_MEDIA_COLUMNS)]
         eligible.update(candidates["item_id"])
         todo = (
             candidates
@@ -289,6 +289,7 @@ def plan_refresh(
                 "sha256": str(row.sha256),
                 "duration_s": duration,
                 "kind": str(row.kind),
+                "source": str(row.source),
             }
 
     removed = sorted(set(ledger["item_id"]) - set(ok["item_id"]))

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from ops.refresh.mood_genre import GenreTask, MoodTask
 from ops.refresh.tasks import FacesTask, InferenceTask, ModelRef, SceneTask, ShotsTask
+from ops.refresh.words import OcrTask, SpeechTask
 from ops.settings import Settings
 
 TASKS: dict[str, InferenceTask] = {
-    task.name: task for task in (SceneTask(), ShotsTask(), FacesTask(), GenreTask(), MoodTask())
+    task.name: task
+    for task in (
+        SceneTask(),
+        ShotsTask(),
+        FacesTask(),
+        GenreTask(),
+        MoodTask(),
+        SpeechTask(),
+        OcrTask(),
+    )
 }
 
 

@@ -10,7 +10,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-TaskName = Literal["scene", "shots", "faces", "genre", "mood"]
+TaskName = Literal["scene", "shots", "faces", "genre", "mood", "speech", "ocr"]
 """The inference tasks a refresh can run (``ops.refresh.registry.TASKS``)."""
 TASK_NAMES: tuple[TaskName, ...] = get_args(TaskName)
 

@@ -74,6 +74,8 @@ class WorkItem:
     model: ModelRef
     created_at: datetime
     kind: str  # the catalog kind: video, audio or image
+    source: str  # the catalog source it came from (whose settings may matter, e.g. language)
+    duration_s: float | None  # as the probe measured it; None for a still
 
 
 @dataclass(frozen=True)
@@ -103,8 +105,9 @@ class InferenceTask(Protocol):
 
     def current_model(self, settings: Settings) -> ModelRef | None: ...
 
-    def vocabulary(self, model: ModelRef, settings: Settings) -> list[str]:
-        """Every label that ``model``'s rows can carry (what the prediction checks allow)."""
+    def vocabulary(self, model: ModelRef, settings: Settings) -> list[str] | None:
+        """Every label that ``model``'s rows can carry (what the prediction checks allow);
+        None for a task whose labels are open text (what was said or shown)."""
         ...
 
     def run(self, work: WorkItem, settings: Settings) -> ItemOutput: ...

@@ -28,6 +28,7 @@ from ops.tracking_store import (
     MODEL_ARTIFACT,
     TRAINING_DATA_TAG,
     default_artifact_location,
+    embedded_store_path,
     ensure_experiment,
     pinned_requirements,
     require_intact_store,
@@ -116,29 +117,59 @@ def files_digest(folder: Path, spec: RecognizerSpec, settings: SpeechSettings) -
     return digest.hexdigest()
 
 
+def find_speech_model(
+    tracking_uri: str, language: str | None = None, settings: SpeechSettings | None = None
+) -> tuple[str, str | None]:
+    """``(name, version)`` of the registered recogniser of ``language`` (the default one
+    when None) holding the installed model; version None when no version does (nothing is
+    registered, and a SQLite store that was never created is not made)."""
+    chosen = settings or SpeechSettings()
+    code, spec = chosen.recognizer(language)
+    name = model_name(code)
+    require_intact_store(tracking_uri)
+    store = embedded_store_path(tracking_uri)
+    if store is not None and not store.exists():
+        return name, None
+    digest = files_digest(spec.model_dir(), spec, chosen)
+    return name, _version_holding(_client(tracking_uri), name, digest)
+
+
 def ensure_speech_model(
     tracking_uri: str, language: str | None = None, settings: SpeechSettings | None = None
 ) -> tuple[str, str]:
     """``(name, version)`` of the registered recogniser of ``language`` (the default one
     when None) holding the installed model; registered first if none does."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
     chosen = settings or SpeechSettings()
     code, spec = chosen.recognizer(language)
     name = model_name(code)
     require_intact_store(tracking_uri)
-    client = MlflowClient(tracking_uri)
+    client = _client(tracking_uri)
     folder = spec.model_dir()
     digest = files_digest(folder, spec, chosen)
+    found = _version_holding(client, name, digest)
+    if found is not None:
+        return name, found
+    return name, _register(client, tracking_uri, code, spec, folder, digest, chosen)
+
+
+def _client(tracking_uri: str) -> Any:
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri)
+
+
+def _version_holding(client: Any, name: str, digest: str) -> str | None:
+    """The newest version of ``name`` tagged with the files digest ``digest``."""
+    from mlflow.exceptions import MlflowException
+
     try:
         versions = list(client.search_model_versions(f"name = '{name}'"))
     except MlflowException:
-        versions = []
+        return None
     for version in sorted(versions, key=lambda v: -int(v.version)):
         if version.tags.get(FILES_TAG) == digest:
-            return name, str(version.version)
-    return name, _register(client, tracking_uri, code, spec, folder, digest, chosen)
+            return str(version.version)
+    return None
 
 
 def _register(

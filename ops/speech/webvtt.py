@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from ops.speech.recognizers import Word
 from ops.speech.transcribe import Transcript
@@ -24,9 +24,20 @@ def to_webvtt(
     """The transcript's WebVTT document."""
     if line_chars < 1 or max_cue_s <= 0:
         raise ValueError("line_chars and max_cue_s must be positive")
+    cues = (
+        (start_s, end_s, " ".join(words))
+        for start_s, end_s, words in _cues(transcript, 2 * line_chars, max_cue_s)
+    )
+    return phrases_webvtt(cues, line_chars=line_chars)
+
+
+def phrases_webvtt(
+    phrases: Iterable[tuple[float, float, str]], *, line_chars: int = LINE_CHARS
+) -> str:
+    """Timed phrases (a refresh's stored transcript) as a WebVTT document, a cue each."""
     blocks = ["WEBVTT"]
-    for start_s, end_s, words in _cues(transcript, 2 * line_chars, max_cue_s):
-        lines = textwrap.wrap(" ".join(words), width=line_chars, break_long_words=False)
+    for start_s, end_s, said in phrases:
+        lines = textwrap.wrap(said, width=line_chars, break_long_words=False)
         text = "\n".join(html.escape(line, quote=False) for line in lines)
         blocks.append(f"{_timestamp(start_s)} --> {_timestamp(end_s)}\n{text}")
     return "\n\n".join(blocks) + "\n"

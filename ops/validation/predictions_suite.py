@@ -62,9 +62,11 @@ class PredictionCheck:
 
 
 def build_predictions_suite(
-    vocabulary: Mapping[str, Sequence[str]], time_tolerance_s: float = DEFAULT_TIME_TOLERANCE_S
+    vocabulary: Mapping[str, Sequence[str] | None],
+    time_tolerance_s: float = DEFAULT_TIME_TOLERANCE_S,
 ) -> gx.ExpectationSuite:
-    """Every check a prediction row must pass; one label check per task of ``vocabulary``."""
+    """Every check a prediction row must pass; one label check per task of ``vocabulary``
+    (None: the task's labels are open text, which must only not be blank)."""
     import great_expectations as gx
     from great_expectations.expectations.row_conditions import Column
 
@@ -144,7 +146,19 @@ def build_predictions_suite(
         ),
     ]
     for task in tasks:
-        labels = sorted(set(vocabulary[task]))
+        known = vocabulary[task]
+        if known is None:  # free text (a transcript, a caption): any label but a blank one
+            expectations.append(
+                expect.ExpectColumnValuesToMatchRegex(
+                    column="label",
+                    regex=NON_BLANK_PATTERN,
+                    row_condition=Column("task") == task,
+                    description=f"{task}: label is text, not blank",
+                    meta={"reason": f"blank {task} text"},
+                )
+            )
+            continue
+        labels = sorted(set(known))
         expectations.append(
             expect.ExpectColumnValuesToBeInSet(
                 column="label",
@@ -160,7 +174,7 @@ def build_predictions_suite(
 def check_predictions(
     predictions: pd.DataFrame,
     catalog: pd.DataFrame,
-    vocabulary: Mapping[str, Sequence[str]],
+    vocabulary: Mapping[str, Sequence[str] | None],
     *,
     reports_dir: Path | None = None,
     run_name: str | None = None,

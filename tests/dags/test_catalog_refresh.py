@@ -30,7 +30,7 @@ def test_refresh_publishes_once_then_has_nothing_to_do(refresh_home: Settings) -
     live = index_store(refresh_home).current()
     assert live is not None and live.name == "v000001"
     ledger = PredictionsStore(refresh_home).read_ledger()
-    assert len(ledger) == 9 and set(ledger["status"]) == {"ok"}  # 4 videos x 2 + the image
+    assert len(ledger) == 14 and set(ledger["status"]) == {"ok"}  # 4 videos x 3 + the image x 2
     assert asset_event_extras("index/search")[-1] == {
         "version": "v000001",
         "predictions_version": "v000001",

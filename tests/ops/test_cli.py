@@ -397,7 +397,8 @@ def test_a_failed_json_command_keeps_stdout_empty(published: Settings) -> None:
         (
             '{"tasks": ["karaoke"]}',
             "catalog_refresh not triggered: params refused by RefreshParams: "
-            "tasks.0: Input should be 'scene', 'shots', 'faces', 'genre' or 'mood'",
+            "tasks.0: Input should be 'scene', 'shots', 'faces', 'genre', 'mood', "
+            "'speech' or 'ocr'",
         ),
         ('{"forse": ["scene"]}', "forse: Extra inputs are not permitted"),
         ("{tasks: 1}", "--conf is not JSON (Expecting property name enclosed in double quotes"),

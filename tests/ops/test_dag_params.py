@@ -80,7 +80,7 @@ def test_bad_params_are_refused_naming_each_field_and_reason() -> None:
 
 def test_a_trigger_conf_is_checked_by_the_dags_params_model() -> None:
     assert checked_conf("catalog_refresh", {"force": ["scene"]}) == {
-        "tasks": ["scene", "shots", "faces", "genre", "mood"],
+        "tasks": ["scene", "shots", "faces", "genre", "mood", "speech", "ocr"],
         "force": ["scene"],
     }
     with pytest.raises(ParamsRefused, match=r"RefreshParams: tasks\.0: Input should be 'scene'"):

@@ -538,3 +538,51 @@ def test_tantivy_facets_count_every_match_however_broad(
     }
     assert (page.total, page.facets_exact, page.facets_counted) == (len(found), True, len(found))
     assert page.facets == expected_facets([row for row in CORPUS if row["doc_id"] in found])
+
+
+def test_words_said_or_shown_find_their_segment_with_a_snippet_from_them(
+    backend_factory: BackendFactory,
+) -> None:
+    film = document(
+        "f1",
+        title="Harbour Lights",
+        description="A quiet film about the sea.",
+        transcript="the lighthouse keeper waves\nat the passing ships",
+        screen_text="GRAND OPENING TONIGHT",
+    )
+    said = document(
+        "f1/speech/0.5-2.9/0",
+        level="segment",
+        item_id="f1",
+        title="Harbour Lights",
+        description="A quiet film about the sea.",
+        labels=["speech"],
+        start_s=0.5,
+        end_s=2.9,
+        transcript="the lighthouse keeper waves",
+    )
+    shown = document(
+        "f1/text/1-3/0",
+        level="segment",
+        item_id="f1",
+        title="Harbour Lights",
+        description="A quiet film about the sea.",
+        labels=["text"],
+        start_s=1.0,
+        end_s=3.0,
+        screen_text="GRAND OPENING TONIGHT",
+    )
+    backend = backend_factory([film, said, shown, QUICK])
+
+    (phrase,) = backend.search(SearchQuery(q="lighthouse", level="segment")).hits
+    assert (phrase.doc_id, phrase.start_s, phrase.end_s) == (said["doc_id"], 0.5, 2.9)
+    assert phrase.snippet is not None and "<b>lighthouse</b> keeper" in phrase.snippet
+    (caption,) = backend.search(SearchQuery(q="opening", level="segment")).hits
+    assert (caption.doc_id, caption.start_s, caption.end_s) == (shown["doc_id"], 1.0, 3.0)
+    assert caption.snippet is not None and "<b>OPENING</b>" in caption.snippet
+    (item,) = backend.search(SearchQuery(q="passing ships", level="item")).hits
+    assert item.doc_id == "f1" and item.snippet is not None and "<b>ships</b>" in item.snippet
+    # a match in the metadata keeps the description's snippet
+    (sea,) = backend.search(SearchQuery(q="sea", level="segment", label=["speech"])).hits
+    assert sea.snippet is not None and "<b>sea</b>" in sea.snippet
+    assert backend.documents([said["doc_id"]])[0]["transcript"] == said["transcript"]

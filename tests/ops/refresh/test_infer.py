@@ -110,18 +110,19 @@ def test_a_corrupt_video_is_a_failed_row_and_is_retried_only_when_it_changes(
     store = PredictionsStore(refresh_home)
     ledger = store.read_ledger()
     failed = ledger[ledger["status"] == "failed"]
-    assert sorted(failed["task"]) == ["scene", "shots"] and set(failed["item_id"]) == {"broken"}
+    assert sorted(failed["task"]) == ["ocr", "scene", "shots"]
+    assert set(failed["item_id"]) == {"broken"}
     assert failed["reason"].str.contains("broken|cannot open|decod", regex=True).all()
     assert failed["reason"].str.len().gt(10).all()
     assert (ledger.loc[ledger["item_id"] != "broken", "status"] == "ok").all()
     assert "broken" not in set(store.read_predictions("scene")["item_id"])
-    assert len(ledger) == 11  # 5 videos x 2 tasks + the image's content vector
+    assert len(ledger) == 17  # 5 videos x 3 tasks + the image's content vector and its text
 
     assert plan_refresh(refresh_home, "run-2").shards == []  # same file, same model: no retry
     catalog.replace_media("broken", make_video(50, seconds=3.0, size=(64, 48), fps=8))
     _, fixed = refresh(refresh_home, "run-3")
     ledger = store.read_ledger(fixed.name)
-    assert (ledger["status"] == "ok").all() and len(ledger) == 11
+    assert (ledger["status"] == "ok").all() and len(ledger) == 17
 
 
 def test_a_missing_raw_file_is_a_failed_row(refresh_home: Settings) -> None:
@@ -138,7 +139,7 @@ def test_a_missing_raw_file_is_a_failed_row(refresh_home: Settings) -> None:
 
 def test_an_unknown_shard_is_a_clear_error(refresh_home: Settings) -> None:
     plan_refresh(refresh_home, "run-1")
-    with pytest.raises(KeyError, match=r"no shard scene-0007 \(scene-0000, shots-0000\)"):
+    with pytest.raises(KeyError, match=r"no shard scene-0007 \(scene-0000, shots-0000, ocr-0000\)"):
         infer_shard(refresh_home, "run-1", "scene", 7)
 
 
@@ -182,12 +183,17 @@ def test_a_shard_killed_mid_write_then_retried_gives_exactly_one_copy(
     infer_shard(refresh_home, "run-1", "scene", 0)
     infer_shard(refresh_home, "run-1", "shots", 0)
     infer_shard(refresh_home, "run-1", "shots", 0)  # a retry after success replaces it
-    assert sorted(path.name for path in shards.iterdir()) == ["scene-0000", "shots-0000"]
+    infer_shard(refresh_home, "run-1", "ocr", 0)
+    assert sorted(path.name for path in shards.iterdir()) == [
+        "ocr-0000",
+        "scene-0000",
+        "shots-0000",
+    ]
 
     version = merge_shards(refresh_home, "run-1")
     store = PredictionsStore(refresh_home)
     ledger = store.read_ledger(version.name)
-    assert len(ledger) == plan.items_planned == 17  # 8 videos x 2 tasks + the image
+    assert len(ledger) == plan.items_planned == 26  # 8 videos x 3 tasks + the image x 2
     assert not ledger.duplicated(["item_id", "task"]).any()
     segments = ledger.groupby("task")["segments"].sum()
     video_segments = ledger.loc[

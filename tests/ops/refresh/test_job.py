@@ -36,13 +36,14 @@ def live_versions(settings: Settings) -> tuple[str | None, str | None]:
 
 def test_first_refresh_publishes_and_the_second_processes_nothing(refresh_home: Settings) -> None:
     first = run_refresh("run-1", refresh_home)
-    assert first.published and first.plan.items_planned == 9  # 4 videos x 2 + image
+    assert first.published and first.plan.items_planned == 14  # 4 videos x 3 + image x 2
     assert live_versions(refresh_home) == ("v000001", "v000001")
     with closing(PublishedIndex.open(refresh_home)) as index:
         page = index.search(SearchQuery(q="clip"))
         assert {hit.item_id for hit in page.hits} >= {"clip-a", "clip-b", "clip-c", "clip-d"}
         found = index.item("clip-b")
         assert found is not None
+        # the models behind its rows: ocr ran too (ledger) but found no text in these clips
         assert {entry["task"] for entry in found["lineage"]} == {"scene", "shots"}
 
     second = run_refresh("run-2", refresh_home)

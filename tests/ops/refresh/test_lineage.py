@@ -23,8 +23,10 @@ def test_lineage_per_task_from_the_published_or_a_named_version(
     assert item_lineage(refresh_home, "clip-a") == []  # nothing published yet
     _, first = refresh(refresh_home, "run-1")
     lineage = item_lineage(refresh_home, "clip-a")
-    assert [entry["task"] for entry in lineage] == ["scene", "shots"]
-    scene, shots = lineage
+    assert [entry["task"] for entry in lineage] == ["ocr", "scene", "shots"]
+    ocr, scene, shots = lineage
+    assert ocr["model_name"] == "ocr-rapidocr" and ocr["status"] == "ok"
+    assert ocr["rows"] == 0  # the clip shows no text
     assert scene["model_name"] == "scene" and scene["model_version"] == "1"
     assert scene["dataset_rev"] == "labels/scene/v1"
     assert scene["status"] == "ok" and scene["reason"] is None
@@ -40,8 +42,10 @@ def test_lineage_per_task_from_the_published_or_a_named_version(
 
     register_version(refresh_home.tracking_uri, "labels/scene/v2", seed=2)
     _, second = refresh(refresh_home, "run-2")
-    assert item_lineage(refresh_home, "clip-a")[0]["dataset_rev"] == "labels/scene/v2"
-    assert item_lineage(refresh_home, "clip-a", first.name)[0]["model_version"] == "1"
+    by_task = {entry["task"]: entry for entry in item_lineage(refresh_home, "clip-a")}
+    assert by_task["scene"]["dataset_rev"] == "labels/scene/v2"
+    earlier = {entry["task"]: entry for entry in item_lineage(refresh_home, "clip-a", first.name)}
+    assert earlier["scene"]["model_version"] == "1"
     assert item_lineage(refresh_home, "no-such-item") == []
     with pytest.raises(VersionError, match="v000009 does not exist"):
         item_lineage(refresh_home, "clip-a", "v000009")

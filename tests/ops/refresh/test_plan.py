@@ -23,6 +23,7 @@ from ops.refresh.plan import (
 from ops.refresh.registry import TASKS, current_model
 from ops.refresh.results import TASK_NAMES, RefreshParams
 from ops.refresh.tasks import FacesTask
+from ops.refresh.words import SpeechTask
 from ops.settings import Settings
 from ops.versioned import Version
 
@@ -35,11 +36,13 @@ def test_first_plan_covers_every_video_for_shots_and_every_kind_for_scene(
 ) -> None:
     plan = plan_refresh(refresh_home, "run-1")
     videos = {"clip-a", "clip-b", "clip-c", "clip-d"}
-    for task, expected in (("scene", videos | {"still"}), ("shots", videos)):
+    every_kind = videos | {"still"}
+    for task, expected in (("scene", every_kind), ("shots", videos), ("ocr", every_kind)):
         planned = {item for s in plan.shards if s["task"] == task for item in s["items"]}
-        assert planned == expected  # the image gets a content vector, but no shots
+        assert planned == expected  # the image gets a content vector and its text, no shots
     assert plan.media["still"]["kind"] == "image" and plan.media["clip-a"]["kind"] == "video"
-    assert plan.items_planned == 9 and plan.removed == [] and plan.base_version is None
+    assert plan.media["clip-a"]["source"] == "test"
+    assert plan.items_planned == 14 and plan.removed == [] and plan.base_version is None
     assert plan.models["scene"]["model_version"] == "1"
     assert plan.models["scene"]["dataset_rev"] == "labels/scene/v1"
     assert plan.summary.startswith("scene: 5 items (")
@@ -55,14 +58,15 @@ def test_second_plan_after_a_refresh_plans_nothing_and_says_so(
     refresh(refresh_home, "run-1")
     second = plan_refresh(refresh_home, "run-2")
     assert second.shards == [] and second.items_planned == 0 and second.nothing_to_do
-    shots = current_model("shots", refresh_home)
-    assert shots is not None
+    shots, ocr = current_model("shots", refresh_home), current_model("ocr", refresh_home)
+    assert shots is not None and ocr is not None
     assert second.summary == (
-        f"nothing to do: 5 items up to date for scene (v1), shots ({shots.model_version}); "
-        f"faces: {FacesTask.no_model_message}; genre: {GenreTask.no_model_message}; "
-        f"mood: {MoodTask.no_model_message}"
+        f"nothing to do: 5 items up to date for scene (v1), shots ({shots.model_version}), "
+        f"ocr ({ocr.model_version}); faces: {FacesTask.no_model_message}; "
+        f"genre: {GenreTask.no_model_message}; mood: {MoodTask.no_model_message}; "
+        f"speech: {SpeechTask.no_model_message}"
     )
-    assert second.up_to_date == {"scene": 5, "shots": 4}
+    assert second.up_to_date == {"scene": 5, "shots": 4, "ocr": 5}
 
 
 def test_new_champion_replans_only_its_own_task(
@@ -92,6 +96,7 @@ def test_changed_content_is_replanned_and_removed_items_are_listed(
     catalog.update("clip-c", title="A new title")  # metadata only: no inference
     plan = plan_refresh(refresh_home, "run-2")
     assert sorted((s["task"], tuple(s["items"])) for s in plan.shards) == [
+        ("ocr", ("clip-a",)),
         ("scene", ("clip-a",)),
         ("shots", ("clip-a",)),
     ]
@@ -113,7 +118,7 @@ def test_nothing_to_infer_but_removals_still_need_a_merge(
 def test_only_the_chosen_tasks_are_planned(refresh_home: Settings) -> None:
     plan = plan_refresh(refresh_home, "run-1", RefreshParams(tasks=["shots"]))
     assert {shard["task"] for shard in plan.shards} == {"shots"}
-    others = ("scene", "faces", "genre", "mood")
+    others = ("scene", "faces", "genre", "mood", "speech", "ocr")
     assert plan.skipped == {task: NOT_CHOSEN for task in others}
     assert set(plan.models) == {"shots"}
     assert plan.summary.endswith("".join(f"; {task}: {NOT_CHOSEN}" for task in others))
@@ -148,11 +153,13 @@ def test_a_task_without_champion_is_skipped_with_a_message(home: Settings, catal
         "faces": FacesTask.no_model_message,
         "genre": GenreTask.no_model_message,
         "mood": MoodTask.no_model_message,
+        "speech": SpeechTask.no_model_message,
     }
-    assert [s["task"] for s in plan.shards] == ["shots"]
+    assert [s["task"] for s in plan.shards] == ["shots", "ocr"]
     assert plan.summary.endswith(
         f"; scene: no champion registered yet; faces: {FacesTask.no_model_message}; "
-        f"genre: {GenreTask.no_model_message}; mood: {MoodTask.no_model_message}"
+        f"genre: {GenreTask.no_model_message}; mood: {MoodTask.no_model_message}; "
+        f"speech: {SpeechTask.no_model_message}"
     )
     with pytest.raises(KeyError, match="unknown refresh task 'karaoke'"):
         current_model("karaoke", home)
