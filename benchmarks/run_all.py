@@ -17,6 +17,7 @@ BENCHMARKS = (
     "benchmarks.mood",
     "benchmarks.speech",
     "benchmarks.ocr",
+    "benchmarks.words_long",
 )
 
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import av
 import numpy as np
+
+from benchmarks.isolated import print_with_peak, run_isolated
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FPS, SIZE, RATE = 25, (1280, 720), 16000
@@ -74,20 +73,8 @@ def _infer(path: Path) -> dict[str, float]:
     return {"seconds": time.perf_counter() - started, "segments": segments}
 
 
-def _child(mode: str, path: Path) -> None:
-    result = (_decode if mode == "decode" else _infer)(path)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps(result))
-
-
 def _measure(mode: str, path: Path) -> dict[str, float]:
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.scene_inference", "--child", mode, str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    return run_isolated("benchmarks.scene_inference", mode, str(path))
 
 
 def main() -> None:
@@ -96,7 +83,8 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        _child(args.child[0], Path(args.child[1]))
+        mode, path = args.child[0], Path(args.child[1])
+        print_with_peak((_decode if mode == "decode" else _infer)(path))
         return
     (RESULTS / "media").mkdir(parents=True, exist_ok=True)
     rows = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -17,6 +18,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from ops.catalog.schema import PROBE_COLUMNS
 
@@ -180,11 +182,13 @@ def search_table(page: SearchPage) -> Table:
         title=f"search: {page.total} matches, showing {shown} (index {page.index_version})",
         title_justify="left",
     )
-    for column in ("score", "level", "item_id", "kind", "title", "year", "span", "labels"):
+    matched = any(hit.snippet for hit in page.hits)  # a text query: show where it matched
+    columns = ("score", "level", "item_id", "kind", "title", "year", "span", "labels")
+    for column in (*columns, "matched") if matched else columns:
         table.add_column(column, overflow="fold")
     for hit in page.hits:
-        span = f"{hit.start_s:.0f}-{hit.end_s:.0f}s" if hit.start_s is not None else "-"
-        table.add_row(
+        span = f"{hit.start_s:.1f}-{hit.end_s:.1f}s" if hit.start_s is not None else "-"
+        row = [
             f"{hit.score:.3f}",
             hit.level,
             hit.item_id,
@@ -193,8 +197,19 @@ def search_table(page: SearchPage) -> Table:
             _fmt(hit.year),
             span,
             ", ".join(hit.labels) or "-",
-        )
+        ]
+        if matched:
+            row.append(_highlighted(hit.snippet or ""))
+        table.add_row(*row)
     return table
+
+
+def _highlighted(snippet: str) -> Text:
+    """A snippet's ``<b>`` words in bold (the rest printed as it is, never as markup)."""
+    text = Text()
+    for number, part in enumerate(re.split(r"</?b>", snippet)):
+        text.append(part, style="bold" if number % 2 else "")
+    return text
 
 
 def facets_table(page: SearchPage, limit: int = 8) -> Table:

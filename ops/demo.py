@@ -256,6 +256,7 @@ def _refresh_demo(settings: Settings) -> int:
     from ops.scene.synthetic import SCENE_LABEL
 
     console.rule("cinescope demo: catalog refresh, search and recommendations")
+    _register_speech(settings)
     ok = _run_logged(
         [sys.executable, "-m", "ops.cli", "dag", "test", "catalog_refresh"],
         settings.home / "logs" / "demo-catalog_refresh.log",
@@ -290,6 +291,7 @@ def _refresh_demo(settings: Settings) -> int:
                 f"videos[/]; see its validation table above"
             )
         _print_people(index)
+        _print_words(index)
         _print_genre_mood(index, catalog)
         if videos.empty:
             return 0
@@ -419,6 +421,40 @@ def _print_people(index: PublishedIndex) -> None:
         spans = index.appearances(person) or []
         where = ", ".join(f"{a['start_s']:g}-{a['end_s']:g} s" for a in spans)
         console.print(f"GET /people/{person}/appearances: {len(spans)} ({where or 'none'})")
+
+
+def _register_speech(settings: Settings) -> None:
+    """Register the English recogniser, so the refresh transcribes the catalog (what
+    ``cinescope speech register`` does)."""
+    from ops.speech.tracking import ensure_speech_model
+
+    with console.status("registering the speech recogniser ..."):
+        name, version = ensure_speech_model(settings.tracking_uri, "en")
+    console.print(
+        f"{name} v{version}: CMU Sphinx's pretrained US English model from the pocketsphinx "
+        "wheel (training_data=pretrained); add Korean with `cinescope speech register --lang ko`"
+    )
+
+
+def _print_words(index: PublishedIndex) -> None:
+    """A clip found by a word it says, one by a word it shows, and a stored transcript."""
+    from ops.console import search_table
+    from ops.index.query import SearchQuery
+    from ops.sample_site.words import CAPTION_WORD, SPOKEN_WORD
+    from ops.speech.webvtt import phrases_webvtt
+
+    for word, label in ((SPOKEN_WORD, "speech"), (CAPTION_WORD, "text")):
+        console.print(f"[bold]$ cinescope search {word} --level segment --label {label}[/]")
+        found = index.search(SearchQuery(q=word, level="segment", label=[label], page_size=5))
+        console.print(search_table(found))
+        if not found.hits:
+            console.print(f"[yellow]no {label} segment holds {word!r}[/]")
+        elif label == "speech":
+            item_id = found.hits[0].item_id
+            detail = index.item(item_id)
+            console.print(f"[bold]$ cinescope transcript {item_id}[/]")
+            phrases = detail["transcript"] if detail else []
+            print(phrases_webvtt((p["start_s"], p["end_s"], p["text"]) for p in phrases), end="")
 
 
 def _common_tag(catalog: pd.DataFrame) -> str:

@@ -41,13 +41,24 @@ class LabelledTrack:
 
 def load_audio(path: Path, sample_rate: int) -> np.ndarray:
     """The whole file as float32 mono samples at ``sample_rate``."""
+    return np.concatenate(list(audio_blocks(path, sample_rate, _BLOCK_S)))
+
+
+def audio_blocks(path: Path, sample_rate: int, block_s: float) -> Iterator[np.ndarray]:
+    """The file as float32 mono blocks of ``block_s`` seconds (the last one shorter),
+    decoded as they are asked for, so a long file never lies in memory whole. Raises
+    :class:`NoAudioStream` or :class:`UnreadableAudio`."""
+    decoded = False
     try:
-        blocks = list(iter_windows(path, sample_rate=sample_rate, window=_BLOCK_S * sample_rate))
+        for block in iter_windows(
+            path, sample_rate=sample_rate, window=round(block_s * sample_rate)
+        ):
+            decoded = True
+            yield block
     except MediaDecodeError as error:
         raise UnreadableAudio(str(error)) from error
-    if not blocks:
+    if not decoded:
         raise NoAudioStream(f"{path}: no audio stream")
-    return np.concatenate(blocks)
 
 
 def stream_windows(path: Path, sample_rate: int, window: int, hop: int) -> Iterator[np.ndarray]:

@@ -61,3 +61,34 @@ def test_catalog_shows_rotation_aspect_and_variable_rate(tmp_path: Path) -> None
     media = rendered(media_table(catalog.set_index("item_id").loc["rotated"]))
     assert "rotation" in media and "270" in media and "display_height" in media
     assert "1280.0" not in media
+
+
+def test_a_text_search_shows_where_each_hit_matched_in_bold() -> None:
+    from rich.console import Console
+
+    from ops.console import search_table
+    from ops.index.query import SearchHit, SearchPage
+
+    hit = SearchHit(
+        doc_id="a/speech/0.5-2.9/0",
+        level="segment",
+        item_id="a",
+        kind="video",
+        title="[red]Harbour[/red]",
+        start_s=0.5,
+        end_s=2.9,
+        labels=["speech"],
+        score=1.5,
+        snippet="the <b>lighthouse</b> keeper [waves]",
+    )
+    table = search_table(SearchPage(total=1, page=1, page_size=10, hits=[hit]))
+    assert [column.header for column in table.columns][-2:] == ["labels", "matched"]
+    out = Console(width=200, record=True, force_terminal=True)
+    out.print(table)
+    shown = out.export_text(clear=False)
+    assert "0.5-2.9s" in shown and "the lighthouse keeper [waves]" in shown
+    assert "\x1b[1mlighthouse\x1b[0m" in out.export_text(styles=True)
+    listing = search_table(
+        SearchPage(total=1, page=1, page_size=10, hits=[hit.model_copy(update={"snippet": None})])
+    )
+    assert "matched" not in [column.header for column in listing.columns]

@@ -103,3 +103,21 @@ def test_a_video_soundtrack_is_transcribed(english: Spoken, tmp_path: Path) -> N
     path.write_bytes(mux("mp4", frames, size=(64, 64), audio=samples))
     heard = {word.word for word in Transcriber("en").transcribe_file(path).words}
     assert len(heard & set(ENGLISH.split())) >= 5, heard
+
+
+def test_a_long_file_is_read_in_chunks_and_speech_across_a_chunk_end_is_kept_whole(
+    english: Spoken, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ops.speech.transcribe as transcribe
+
+    whole = Transcriber("en").transcribe_file(english.path)
+    # the sentence runs across the end of the first chunk: it is carried into the second
+    # (the voice detector, seeing less audio at once, may place the span a little apart)
+    for chunk_s in (english.start_s + 0.8, english.start_s / 2):
+        monkeypatch.setattr(transcribe, "CHUNK_S", chunk_s)
+        chunked = Transcriber("en").transcribe_file(english.path)
+        assert len(chunked.segments) == 1
+        assert abs(chunked.segments[0].start_s - whole.segments[0].start_s) < 0.15
+        pairs = list(zip(chunked.words, whole.words, strict=True))  # one word for one
+        assert sum(part.word == full.word for part, full in pairs) >= len(pairs) - 2
+        assert all(abs(part.start_s - full.start_s) < 0.15 for part, full in pairs)  # file times
