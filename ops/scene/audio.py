@@ -30,14 +30,23 @@ def iter_windows(
     """
     if window < 1:
         raise ValueError(f"window must be at least one sample, got {window}")
-    pending = np.zeros(0, dtype=np.float32)
+    # decoded blocks are collected and joined once a window is full: joining each small
+    # block onto the pending samples would copy a long window over and over
+    pending: list[np.ndarray] = []
+    held = 0
     for block in _resampled_blocks(path, sample_rate, origin_s):
-        pending = np.concatenate([pending, block]) if pending.size else block
-        while pending.size >= window:
-            yield pending[:window]
-            pending = pending[window:]
-    if pending.size:
-        yield pending
+        pending.append(block)
+        held += block.size
+        if held < window:
+            continue
+        joined = np.concatenate(pending)
+        start = 0
+        while joined.size - start >= window:
+            yield joined[start : start + window]
+            start += window
+        pending, held = [joined[start:]], joined.size - start
+    if held:
+        yield np.concatenate(pending)
 
 
 def log_mel_patches(windows: np.ndarray, contract: AudioContract) -> np.ndarray:
