@@ -188,7 +188,7 @@ def search_table(page: SearchPage) -> Table:
         table.add_column(column, overflow="fold")
     for hit in page.hits:
         span = f"{hit.start_s:.1f}-{hit.end_s:.1f}s" if hit.start_s is not None else "-"
-        row = [
+        row: list[str | Text] = [
             f"{hit.score:.3f}",
             hit.level,
             hit.item_id,

@@ -477,8 +477,10 @@ def print_ingest(settings: Settings, manifest: object, base_url: str) -> None:
     for name, stats in (merged.sources if merged else {}).items():
         if stats.new == 0 and stats.downloaded_bytes == 0:
             console.print(
-                f"source {name}: nothing downloaded, {stats.not_modified} items "
-                f"unchanged (HTTP 304), {stats.pages_not_modified} pages unchanged"
+                f"source {name}: nothing downloaded in {stats.requests} requests; "
+                f"{stats.unchanged} items and {stats.pages_unchanged} pages not asked about "
+                f"(dated no later than before, or still fresh), {stats.not_modified} items "
+                f"and {stats.pages_not_modified} pages unchanged (HTTP 304)"
             )
         else:
             console.print(
@@ -500,7 +502,7 @@ def print_ingest(settings: Settings, manifest: object, base_url: str) -> None:
                 )
             )
     validation = run.summary.validation if run else None
-    if validation:
+    if validation and validation.report:
         console.print(f"validation report: {validation.report}")
     change = "new revision" if run and run.changed else "no change; current revision"
     revision = run.revision if run else None

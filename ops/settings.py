@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     max_links_per_page: int = Field(
         default=5_000, gt=0, description="links followed from one page; the rest are reported"
     )
+    ingest_full_revalidation_s: float = Field(
+        default=86_400.0,
+        ge=0,
+        description="a website's crawl asks about every page and item (conditional GET) "
+        "when its last such crawl is older than this; between them, what the sitemap "
+        "lastmod, feed date_modified or HTTP freshness says is unchanged is not asked. "
+        "0: every crawl",
+    )
     image_max_pixels: int = Field(default=64_000_000, gt=0, description="decompression-bomb cap")
 
     min_video_width: int = Field(default=32, gt=0)

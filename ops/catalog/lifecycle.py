@@ -16,10 +16,14 @@ from ops.catalog.results import CatalogValidation, CatalogVersion, MergeSummary,
 from ops.catalog.schema import ITEM_SCHEMA, QUARANTINE_SCHEMA
 from ops.catalog.store import (
     catalog_lock,
+    mark_unversioned,
     mark_validated,
+    mark_versioned,
     needs_validation,
+    needs_version,
     read_catalog,
     read_quarantine,
+    rows_to_validate,
     write_catalog,
     write_quarantine,
 )
@@ -38,24 +42,36 @@ SNAPSHOT_ORDER = {
 def validate_catalog_step(
     settings: Settings | None = None, run_name: str | None = None
 ) -> CatalogValidation:
-    """Run the GX suites over the catalog; quarantine failures; keep the report."""
+    """Run the GX suites over the rows merged since the last validation (every row when no
+    merge recorded any: a validation on demand); quarantine failures; keep the report.
+
+    Rows no merge changed keep the outcome of the validation that last saw them, so an
+    ingest that changed nothing runs no suite at all, and one that changed k rows checks k.
+    """
     from ops.validation.catalog_suite import validate_catalog
 
     settings = settings or get_settings()
     run_name = run_name or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     with catalog_lock(settings):
-        outcome = validate_catalog(read_catalog(settings.catalog_path), settings, run_name=run_name)
+        only = rows_to_validate(settings)
+        catalog = read_catalog(settings.catalog_path)
+        outcome = validate_catalog(catalog, settings, run_name=run_name, only=only)
         quarantine = read_quarantine(settings.quarantine_path)
-        kept = quarantine[quarantine["stage"] != "validate"]
-        parts = [p for p in (kept, outcome.quarantine) if len(p)]
-        quarantine = pd.concat(parts, ignore_index=True) if parts else kept
-        write_catalog(outcome.catalog, settings.catalog_path)
-        write_quarantine(quarantine, settings.quarantine_path)
+        redone = quarantine["stage"] == "validate"
+        if only is not None:
+            redone &= quarantine["item_id"].isin(only)
+        if outcome.statistics["rows_checked"] or redone.any():
+            kept = quarantine[~redone]
+            parts = [p for p in (kept, outcome.quarantine) if len(p)]
+            quarantine = pd.concat(parts, ignore_index=True) if parts else kept
+            mark_unversioned(settings)
+            write_catalog(outcome.catalog, settings.catalog_path)
+            write_quarantine(quarantine, settings.quarantine_path)
         mark_validated(settings)
     return CatalogValidation(
         success=outcome.success,
         statistics=outcome.statistics,
-        report=str(outcome.report_html),
+        report=str(outcome.report_html) if outcome.report_html else "",
         counts=catalog_counts(outcome.catalog, quarantine),
     )
 
@@ -86,12 +102,14 @@ def version_catalog(
     ``merged`` and ``validated`` (what this run did before) are recorded with the
     revision. Holds the catalog lock, and validates first when a merge wrote rows since
     the last validation, so a revision never records rows that validation has not seen.
+    Tables that neither merge nor validation changed since the last revision are not
+    snapshotted at all: the registry is only asked for its latest revision.
     """
     from ops.datasets.registry import DataRegistry
 
     settings = settings or get_settings()
     registry = DataRegistry.from_settings(settings)
-    registry.ensure()
+    created = None
     with catalog_lock(settings):
         if needs_validation(settings):
             validated = validate_catalog_step(settings)
@@ -99,18 +117,21 @@ def version_catalog(
         catalog = read_catalog(settings.catalog_path)
         quarantine = read_quarantine(settings.quarantine_path)
         counts = catalog_counts(catalog, quarantine)
-        with tempfile.TemporaryDirectory(dir=settings.home) as tmp:
-            files = _snapshot(catalog, quarantine, Path(tmp))
-            created = registry.commit(
-                "catalog",
-                files,
-                message=f"catalog: {counts.describe()}",
-                metadata={
-                    "counts": counts.model_dump(),
-                    "summary": summary.model_dump(mode="json"),
-                },
-            )
-    latest = created or registry.latest("catalog")
+        latest = None if needs_version(settings) else registry.latest("catalog")
+        if latest is None:
+            with tempfile.TemporaryDirectory(dir=settings.home) as tmp:
+                files = _snapshot(catalog, quarantine, Path(tmp))
+                created = registry.commit(
+                    "catalog",
+                    files,
+                    message=f"catalog: {counts.describe()}",
+                    metadata={
+                        "counts": counts.model_dump(),
+                        "summary": summary.model_dump(mode="json"),
+                    },
+                )
+            mark_versioned(settings)
+            latest = created or registry.latest("catalog")
     result = CatalogVersion(
         changed=created is not None,
         revision=latest.tag if latest else None,

@@ -8,6 +8,10 @@ copy is the one with the most metadata (:data:`METADATA_RICHNESS` fields filled)
 the earliest ``first_seen``, then the smallest URL. The choice is made again on every
 merge, so a duplicate whose kept copy vanished, or a richer copy that arrives later,
 takes over.
+
+Merge records which rows it changed (beyond ``last_seen``), so that validation checks only
+those, and whether anything changed at all, so that an unchanged catalog is not versioned.
+A crawl that revalidated its whole source sends all of that source's rows to validation.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from ops.catalog.schema import ITEM_COLUMNS, PROBE_COLUMNS, QUARANTINE_SCHEMA
 from ops.catalog.store import (
     catalog_lock,
     mark_unvalidated,
+    mark_unversioned,
     read_catalog,
     read_frame,
     read_quarantine,
@@ -66,6 +71,8 @@ class MergeStats:
     duplicates: int = 0
     duplicates_released: list[str] = field(default_factory=list)
     crawl_refusals: int = 0
+    touched: set[str] = field(default_factory=set)
+    """Rows that changed beyond ``last_seen``: what validation must look at again."""
 
     def summary(self) -> dict[str, int]:
         return {
@@ -119,6 +126,7 @@ def merge_rows(
                     row["status"] = "vanished"
                     row["status_reason"] = f"not found in the crawl of {now:%Y-%m-%d %H:%M} UTC"
                     stats.vanished.append(item_id)
+                    stats.touched.add(item_id)
     duplicates = _settle_duplicates(items, now, stats)
     frame = pd.DataFrame(list(items.values()), columns=list(ITEM_COLUMNS))
     return frame, duplicates, stats
@@ -178,11 +186,15 @@ def _settle_duplicates(
             keeper["status"] = "quarantined" if other else "ok"
             keeper["status_reason"] = other
             stats.duplicates_released.append(keeper["item_id"])
+            stats.touched.add(keeper["item_id"])
         for row in copies:
             reason = f"{DUPLICATE_PREFIX} {keeper['item_id']} ({keeper['url']}): same sha256"
             other = _without_duplicate_reason(row.get("status_reason"))
+            status_reason = REASON_SEPARATOR.join(p for p in (reason, other) if p)
+            if (row["status"], row.get("status_reason")) != ("quarantined", status_reason):
+                stats.touched.add(row["item_id"])
             row["status"] = "quarantined"
-            row["status_reason"] = REASON_SEPARATOR.join(p for p in (reason, other) if p)
+            row["status_reason"] = status_reason
             stats.duplicates += 1
             records.append(
                 {
@@ -204,6 +216,7 @@ def _merge_item(
     fresh = {name: row.get(name) for name in (*METADATA_COLUMNS, *CONTENT_COLUMNS)}
     if before is None:
         stats.new.append(row["item_id"])
+        stats.touched.add(row["item_id"])
         return {
             **{c: None for c in ITEM_COLUMNS},
             **fresh,
@@ -220,18 +233,32 @@ def _merge_item(
     if before["status"] == "vanished":
         merged["status"], merged["status_reason"] = "ok", None
         stats.reappeared.append(row["item_id"])
+        stats.touched.add(row["item_id"])
     if row["fetch_status"] == "new" and not _same(before.get("sha256"), row.get("sha256")):
         merged.update({c: fresh[c] for c in CONTENT_COLUMNS})
         merged["version"] = int(before.get("version") or 0) + 1
         merged["status"], merged["status_reason"] = "ok", None
         stats.changed.append(row["item_id"])
+        stats.touched.add(row["item_id"])
     else:
         stats.unchanged += 1
     changed_meta = [c for c in METADATA_COLUMNS if not _same(before.get(c), fresh[c])]
     if changed_meta:
         merged.update({c: fresh[c] for c in changed_meta})
         stats.metadata_updated += 1
+        stats.touched.add(row["item_id"])
     return merged
+
+
+def _records(*frames: pd.DataFrame) -> list[tuple[Any, ...]]:
+    """Quarantine records as sorted tuples without the volatile ``at``, to compare."""
+    columns = [name for name in QUARANTINE_SCHEMA.names if name != "at"]
+    records = [
+        tuple(None if pd.isna(value) else value for value in record)
+        for frame in frames
+        for record in frame[columns].itertuples(index=False)
+    ]
+    return sorted(records, key=repr)
 
 
 def merge_staged(
@@ -249,19 +276,24 @@ def merge_staged(
         quarantine = read_quarantine(settings.quarantine_path)
         # Crawl refusals are replaced per crawled source; duplicates are decided afresh.
         replaced = (quarantine["stage"] == "crawl") & quarantine["source"].isin(crawled)
-        kept = quarantine[~(replaced | (quarantine["check"] == DUPLICATE_CHECK))]
+        replaced |= quarantine["check"] == DUPLICATE_CHECK
+        kept = quarantine[~replaced]
         refusals = [read_frame(Path(ref.refusals_path), QUARANTINE_SCHEMA) for ref in refs]
         stats.crawl_refusals = sum(len(r) for r in refusals)
-        parts = [kept, *refusals, pd.DataFrame(duplicates, columns=QUARANTINE_SCHEMA.names)]
-        quarantine = (
+        added = [*refusals, pd.DataFrame(duplicates, columns=QUARANTINE_SCHEMA.names)]
+        parts = [kept, *added]
+        new_quarantine = (
             pd.concat([p for p in parts if len(p)], ignore_index=True)
             if any(len(p) for p in parts)
             else kept
         )
 
-        mark_unvalidated(settings)
+        revalidated = {i for ref in refs if ref.stats.full_revalidation for i in ref.seen_item_ids}
+        mark_unvalidated(settings, stats.touched | revalidated)
+        if stats.touched or _records(quarantine[replaced]) != _records(*added):
+            mark_unversioned(settings)
         write_catalog(catalog, settings.catalog_path)
-        write_quarantine(quarantine, settings.quarantine_path)
+        write_quarantine(new_quarantine, settings.quarantine_path)
     return MergeSummary(
         stats=stats.summary(),
         sources={ref.source: ref.stats for ref in refs},

@@ -2,13 +2,16 @@
 
 Merge, validate and version run under one lock (:func:`catalog_lock`), and merge leaves a
 mark that validation removes, so a dataset revision never records rows that were not
-validated, even when two ingests run at once.
+validated, even when two ingests run at once. The mark names the rows merge changed, so
+validation checks just those; a second mark says the tables changed since the last
+revision, so an ingest that changed nothing does not touch the data registry.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +26,7 @@ from ops.settings import Settings
 
 CATALOG_LOCK = "locks/catalog.lock"
 UNVALIDATED_MARK = "catalog.unvalidated"
+UNVERSIONED_MARK = "catalog.unversioned"
 
 
 class TableUnreadable(BrokenStateError):
@@ -108,10 +112,32 @@ def catalog_lock(
         yield
 
 
-def mark_unvalidated(settings: Settings) -> None:
-    """Record that the catalog holds rows no validation has seen (merge calls this first)."""
-    with atomic_open(settings.tables_dir / UNVALIDATED_MARK) as handle:
-        handle.write("merged rows await validation\n")
+def mark_unvalidated(settings: Settings, item_ids: Iterable[str] | None) -> None:
+    """Record that these rows (None: every row) await validation, besides any recorded
+    before (merge calls this first, with the rows it changed, none perhaps)."""
+    path = settings.tables_dir / UNVALIDATED_MARK
+    pending = None if item_ids is None else set(item_ids)
+    if pending is not None and path.is_file():
+        earlier = _recorded_rows(path)
+        pending = None if earlier is None else pending | earlier
+    with atomic_open(path) as handle:
+        handle.write(json.dumps({"rows": None if pending is None else sorted(pending)}))
+
+
+def rows_to_validate(settings: Settings) -> frozenset[str] | None:
+    """The rows merged since the last validation; None when every row is to be validated
+    (no merge recorded any: a validation on demand)."""
+    path = settings.tables_dir / UNVALIDATED_MARK
+    return _recorded_rows(path) if path.is_file() else None
+
+
+def _recorded_rows(path: Path) -> frozenset[str] | None:
+    """The item ids a mark names; None for every row (or a mark this version cannot read)."""
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return None if rows is None else frozenset(rows)
 
 
 def mark_validated(settings: Settings) -> None:
@@ -120,6 +146,20 @@ def mark_validated(settings: Settings) -> None:
 
 def needs_validation(settings: Settings) -> bool:
     return settings.tables_dir.joinpath(UNVALIDATED_MARK).is_file()
+
+
+def mark_unversioned(settings: Settings) -> None:
+    """Record that the tables changed since the last revision (before they are written)."""
+    with atomic_open(settings.tables_dir / UNVERSIONED_MARK) as handle:
+        handle.write("changed since the last catalog revision\n")
+
+
+def mark_versioned(settings: Settings) -> None:
+    settings.tables_dir.joinpath(UNVERSIONED_MARK).unlink(missing_ok=True)
+
+
+def needs_version(settings: Settings) -> bool:
+    return settings.tables_dir.joinpath(UNVERSIONED_MARK).is_file()
 
 
 def item_media(settings: Settings, item_id: str) -> Path:

@@ -6,19 +6,25 @@ followed; media links that are refused (robots.txt, another host, a private
 address) are reported with their reason rather than dropped. Two caps bound a
 crawl: links followed per page and pages fetched per crawl; hitting either is
 reported (check ``link-limit`` or ``page-limit``) and leaves the crawl incomplete.
+
+A sitemap's ``<lastmod>`` goes with what it lists: the fetcher answers a page (or child
+sitemap) that is no newer than its cached copy from the cache, and the media a dated page
+describes carry its date, so the ingest can skip those too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit, urlunsplit
 
-from ops.ingest.discover import MediaLink, parse_html, parse_json_feed, parse_sitemap
+from ops.ingest.discover import MediaLink, parse_sitemap_entries
 from ops.ingest.fetch import FetchError, HttpFetcher, Page
 from ops.ingest.netguard import RefusedURL
+from ops.ingest.recrawl import ParsedPages
 from ops.ingest.robots import RobotsGate
 from ops.ingest.sources import HttpSource
 
@@ -64,6 +70,8 @@ class Discovery:
     refusals: list[Refusal] = field(default_factory=list)
     pages_fetched: int = 0
     pages_not_modified: int = 0
+    pages_unchanged: int = 0
+    """Pages answered from the cache without a request (fresh, or not newer than the copy)."""
     external_links_skipped: int = 0
     complete: bool = True
 
@@ -119,10 +127,13 @@ class SiteCrawler:
         max_links_per_page: int,
         on_page: Callable[[str], None] | None = None,
         pictures_only: bool = False,
+        parsed_pages: ParsedPages | None = None,
     ) -> None:
         """``pictures_only``: fetch just the entry pages and take the pictures they show
-        (a person's pages), instead of following links to media pages."""
+        (a person's pages), instead of following links to media pages. ``parsed_pages``:
+        what earlier crawls parsed out of pages and feeds (default: parse every one)."""
         self.source = source
+        self.parsed_pages = parsed_pages or ParsedPages(None)
         self.pictures_only = pictures_only
         self.fetcher = fetcher
         self.robots = robots
@@ -130,6 +141,7 @@ class SiteCrawler:
         self.max_links_per_page = max_links_per_page
         self.on_page = on_page or (lambda url: None)
         self._hosts = source.hosts()
+        self._modified: dict[str, datetime] = {}  # canonical URL -> its sitemap lastmod
 
     def _on_allowed_host(self, url: str) -> bool:
         parts = urlsplit(url)
@@ -139,7 +151,7 @@ class SiteCrawler:
         if not self.robots.allowed(url):
             return Refusal(url, "robots", "disallowed by robots.txt")
         try:
-            page = self.fetcher.get_page(url)
+            page = self.fetcher.get_page(url, self._modified.get(canonical_url(url)))
         except FetchError as exc:
             return Refusal(url, "fetch", exc.reason)
         self.on_page(url)
@@ -154,8 +166,11 @@ class SiteCrawler:
             if isinstance(result, Refusal):
                 found.refusals.append(result)
                 continue
-            found.pages_fetched += 1
-            found.pages_not_modified += result.from_cache
+            if result.requested:
+                found.pages_fetched += 1
+                found.pages_not_modified += result.from_cache
+            else:
+                found.pages_unchanged += 1
             pages.append(result)
         return pages
 
@@ -174,7 +189,7 @@ class SiteCrawler:
         page_urls: list[str] = list(self.source.start_urls)
         for page in self._fetch_all(self.source.feeds, found):
             try:
-                add_media(parse_json_feed(page.body, page.url))
+                add_media(self.parsed_pages.feed(page))
             except ValueError as exc:
                 found.refusals.append(Refusal(page.url, "feed", f"malformed feed: {exc}"))
         sitemaps = list(self.source.sitemaps)
@@ -185,12 +200,14 @@ class SiteCrawler:
             sitemaps = []
             for page in self._fetch_all(batch, found):
                 try:
-                    urls = parse_sitemap(page.body, page.url)
+                    entries = parse_sitemap_entries(page.body, page.url)
                 except ValueError as exc:
                     found.refusals.append(Refusal(page.url, "sitemap", f"malformed sitemap: {exc}"))
                     continue
-                for url in urls:
-                    (sitemaps if url.endswith(".xml") else page_urls).append(url)
+                for entry in entries:
+                    if entry.modified is not None:
+                        self._modified[canonical_url(entry.url)] = entry.modified
+                    (sitemaps if entry.url.endswith(".xml") else page_urls).append(entry.url)
 
         seen_pages: set[str] = set()
         budget = self.max_pages
@@ -200,12 +217,12 @@ class SiteCrawler:
             budget -= len(fetch_now)
             next_links: list[str] = []
             for page in self._fetch_all(fetch_now, found):
-                parsed = parse_html(page.body, page.url, page.content_type)
+                parsed = self.parsed_pages.page(page)
                 found.refusals.extend(Refusal(page.url, "page", p) for p in parsed.problems)
                 if self.pictures_only:
                     add_media(picture_link(url, page.url) for url in parsed.pictures)
                     continue
-                add_media(parsed.media)
+                add_media(self._dated(parsed.media, page.url))
                 next_links.extend(self._links_to_follow(page.url, parsed.page_links, found))
             wave += self._new_pages(next_links, seen_pages, found, room=budget + 1 - len(wave))
         if wave:
@@ -224,6 +241,12 @@ class SiteCrawler:
             found.complete = False  # an outage must not mark the whole catalog vanished
         found.media = self._admissible_media(media.values(), found)
         return found
+
+    def _dated(self, links: Iterable[MediaLink], page_url: str) -> Iterator[MediaLink]:
+        """Media described on a page that its sitemap dates carry that date, unless dated."""
+        modified = self._modified.get(canonical_url(page_url))
+        for link in links:
+            yield link if modified is None or link.modified else replace(link, modified=modified)
 
     def _links_to_follow(
         self, page_url: str, links: tuple[str, ...], found: Discovery

@@ -3,7 +3,9 @@
 Pure functions over bytes (no network), so the crawler stays a thin loop and
 every parsing rule is testable on its own. Pages describe media with schema.org
 JSON-LD or, failing that, ``rel="enclosure"`` links; sitemaps list pages;
-JSON Feeds list media directly. Only the standard library is used, and XML
+JSON Feeds list media directly. Sitemaps (``<lastmod>``) and feeds
+(``date_modified``) may also say when each entry last changed, which lets a
+re-crawl skip what did not. Only the standard library is used, and XML
 with DTD or entity declarations is refused outright (billion laughs, XXE), and
 JSON nested deeper than :data:`MAX_JSON_DEPTH` is refused before it is parsed
 (the parser would recurse past the stack).
@@ -18,6 +20,7 @@ import mimetypes
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import Message
 from html.parser import HTMLParser
 from itertools import accumulate
@@ -43,6 +46,7 @@ _BYTE_ORDER_MARKS = (
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 _YEAR = re.compile(r"^\s*(\d{4})(?!\d)")
+_YEAR_OR_MONTH = re.compile(r"^(\d{4})(?:-(\d{2}))?$")  # W3C Datetime's coarsest forms
 MAX_JSON_DEPTH = 64
 _JSON_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
@@ -63,6 +67,16 @@ class MediaLink:
     licence: str | None
     kind_hint: str | None
     expects_audio: bool | None
+    modified: datetime | None = None
+    """When the source says the item last changed (sitemap lastmod, feed date_modified)."""
+
+
+@dataclass(frozen=True)
+class SitemapEntry:
+    """A page or child sitemap a sitemap lists, with its ``<lastmod>`` when it has one."""
+
+    url: str
+    modified: datetime | None
 
 
 @dataclass(frozen=True)
@@ -102,6 +116,22 @@ def parse_year(value: object) -> int | None:
         return value if 1000 <= value <= 9999 else None
     match = _YEAR.match(value) if isinstance(value, str) else None
     return int(match.group(1)) if match else None
+
+
+def parse_modified(value: object) -> datetime | None:
+    """A W3C Datetime / RFC 3339 date as an aware UTC datetime; None when it is not one.
+
+    A date without a time is its first instant, and one without a zone is taken as UTC.
+    """
+    text = value.strip() if isinstance(value, str) else ""
+    coarse = _YEAR_OR_MONTH.match(text)
+    if coarse:
+        text = f"{coarse.group(1)}-{coarse.group(2) or '01'}-01"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _names(value: Any) -> list[str]:
@@ -369,14 +399,21 @@ def parse_html(body: bytes, base_url: str, content_type: str | None = None) -> P
 
 
 def parse_sitemap(body: bytes, base_url: str) -> list[str]:
-    """Page URLs of a ``<urlset>``, or child sitemap URLs of a ``<sitemapindex>``.
+    """Page URLs of a ``<urlset>``, or child sitemap URLs of a ``<sitemapindex>``."""
+    return [entry.url for entry in parse_sitemap_entries(body, base_url)]
+
+
+def parse_sitemap_entries(body: bytes, base_url: str) -> list[SitemapEntry]:
+    """The entries of a ``<urlset>`` or ``<sitemapindex>``, each with its ``<lastmod>``.
 
     Parsed with expat directly, which never builds a tree and stops at the
     first DTD or entity declaration, so entity-expansion bombs cannot start.
+    A URL listed twice keeps its first entry; an unreadable lastmod counts as none.
     """
     root: list[str] = []
     path: list[str] = []
-    locations: list[str] = []
+    entries: list[tuple[str, str]] = []  # (location, lastmod) per <url> or <sitemap>
+    entry: dict[str, str] = {}
     text: list[str] = []
 
     def refuse(*_: object) -> None:
@@ -392,10 +429,13 @@ def parse_sitemap(body: bytes, base_url: str) -> list[str]:
         text.clear()
 
     def end(_name: str) -> None:
-        if path[-3:] in (["urlset", "url", "loc"], ["sitemapindex", "sitemap", "loc"]):
-            location = "".join(text).strip()
-            if location:
-                locations.append(location)
+        if path[-3:-1] in (["urlset", "url"], ["sitemapindex", "sitemap"]):
+            if path[-1] in ("loc", "lastmod"):
+                entry.setdefault(path[-1], "".join(text).strip())
+        elif path[-2:] in (["urlset", "url"], ["sitemapindex", "sitemap"]):
+            if entry.get("loc"):
+                entries.append((entry["loc"], entry.get("lastmod", "")))
+            entry.clear()
         path.pop()
 
     parser = expat.ParserCreate(namespace_separator=" ")
@@ -413,8 +453,12 @@ def parse_sitemap(body: bytes, base_url: str) -> list[str]:
         ) from exc
     if not root:
         raise ValueError("not a sitemap: empty document")
-    resolved = (_absolute_http(location, base_url) for location in locations)
-    return list(_unique(url for url in resolved if url is not None))
+    found: dict[str, SitemapEntry] = {}
+    for location, lastmod in entries:
+        url = _absolute_http(location, base_url)
+        if url is not None and url not in found:
+            found[url] = SitemapEntry(url, parse_modified(lastmod))
+    return list(found.values())
 
 
 # --- JSON Feed ----------------------------------------------------------------------------------
@@ -431,6 +475,7 @@ def _feed_item_links(item: dict[str, Any], base_url: str) -> Iterator[MediaLink]
     if year is None:
         year = parse_year(item.get("date_published"))
     people = _unique([*_names(item.get("authors")), *_names(extension.get("people"))])
+    modified = parse_modified(item.get("date_modified"))
     for number, attachment in enumerate(attachments, start=1):
         target = attachment.get("url")
         url = _absolute_http(target, base_url) if isinstance(target, str) else None
@@ -450,13 +495,15 @@ def _feed_item_links(item: dict[str, Any], base_url: str) -> Iterator[MediaLink]
             licence=clean_text(extension.get("licence")),
             kind_hint=kind_from_mime(mime if isinstance(mime, str) else None) or kind_from_url(url),
             expects_audio=_has_audio(extension.get("has_audio")),
+            modified=modified,
         )
 
 
 def parse_json_feed(body: bytes, base_url: str) -> list[MediaLink]:
     """Media attachments of a JSON Feed 1.1, with the ``_cinescope`` extension's metadata.
 
-    ``page_url`` is the item's own page when it has one, else the feed. An item
+    ``page_url`` is the item's own page when it has one, else the feed; ``modified`` is
+    the item's ``date_modified`` (``date_published`` is not a change date). An item
     with several attachments keys them ``<id>#1``, ``<id>#2``, ...
     """
     try:

@@ -1,5 +1,10 @@
 """Polite HTTP fetching: rate limits, retries, conditional GET, size caps, guarded redirects.
 
+Pages are kept in a :class:`PageCache` and answered from it without a request while the
+server said they stay fresh (``Cache-Control: max-age``, ``Expires``), or when the page's
+listing dates it no later than the cached copy; a fetcher made with ``revalidate_all``
+asks the server every time (conditional GET).
+
 Every request goes through :class:`HttpFetcher`, which checks each URL (and
 each redirect target) against the source's :class:`NetworkPolicy` before
 connecting, connects only to addresses the policy checked (:class:`PinnedBackend`),
@@ -21,7 +26,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
+from datetime import datetime
 from email.message import Message
+from email.utils import parsedate_to_datetime
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -69,6 +76,8 @@ class Page:
     content_type: str | None
     body: bytes
     from_cache: bool
+    requested: bool = True
+    """False: answered from the cache without asking the server (fresh, or not newer)."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,43 @@ class Download:
     etag: str | None
     last_modified: str | None
     attempts: int
+    fresh_until: float = 0.0
+    """Until when (Unix time) the server says this content stays as it is; 0: not said."""
+
+
+def fresh_until(headers: httpx.Headers, now: float) -> float:
+    """Until when (Unix time) a response may be reused without asking again (RFC 9111 4.2).
+
+    ``max-age`` (less the response's ``Age``), else ``Expires`` against ``Date``; 0 when
+    the response says nothing, says ``no-cache`` or ``no-store``, or says it unreadably.
+    """
+    directives: dict[str, str] = {}
+    for part in headers.get("cache-control", "").split(","):
+        name, _, value = part.strip().partition("=")
+        directives[name.strip().lower()] = value.strip().strip('"')
+    if "no-store" in directives or "no-cache" in directives:
+        return 0.0
+    age = headers.get("age", "")
+    lifetime: float
+    if directives.get("max-age", "").isdigit():
+        lifetime = int(directives["max-age"])
+    elif "expires" in headers:
+        expires, date = _http_date(headers["expires"]), _http_date(headers.get("date", ""))
+        if expires is None:
+            return 0.0
+        lifetime = expires - (date if date is not None else now)
+    else:
+        return 0.0
+    until = now + lifetime - (int(age) if age.isdigit() else 0)
+    return until if until > now else 0.0
+
+
+def _http_date(value: str) -> float | None:
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return moment.timestamp() if moment.tzinfo is not None else None
 
 
 def _past_deadline() -> bool:
@@ -214,8 +260,34 @@ class HostLimiter:
         return slots
 
 
+@dataclass(frozen=True)
+class CachedPage:
+    """A page as last fetched: its body, validators, freshness and the date its listing gave."""
+
+    etag: str
+    last_modified: str
+    content_type: str
+    body: bytes
+    fresh_until: float = 0.0
+    modified: datetime | None = None
+
+    def current(self, modified: datetime | None, now: float) -> bool:
+        """Whether this copy can stand for the page without asking the server.
+
+        Where the listing dates the page, only that date counts: no later than the date the
+        copy was fetched under. Otherwise the server's own freshness lifetime decides.
+        """
+        if modified is not None:
+            return self.modified is not None and modified <= self.modified
+        return now < self.fresh_until
+
+    def page(self, url: str, *, status: int, requested: bool) -> Page:
+        return Page(url, status, self.content_type or None, self.body, True, requested)
+
+
 class PageCache:
-    """Bodies of pages by URL with their validators, for conditional GET of pages."""
+    """Bodies of pages by URL with their validators, for conditional GET of pages, and with
+    their freshness and listing date, to skip asking for pages that have not changed."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -223,24 +295,36 @@ class PageCache:
     def _path(self, url: str) -> Path:
         return self.root / f"{hashlib.sha256(url.encode()).hexdigest()}.json"
 
-    def get(self, url: str) -> dict[str, str] | None:
+    def get(self, url: str) -> CachedPage | None:
         path = self._path(url)
         try:
-            return dict(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
+            entry = json.loads(path.read_text(encoding="utf-8"))
+            modified = entry.get("modified")
+            return CachedPage(
+                etag=entry["etag"],
+                last_modified=entry["last_modified"],
+                content_type=entry["content_type"],
+                body=entry["body"].encode("latin-1"),
+                fresh_until=float(entry.get("fresh_until", 0.0)),
+                modified=datetime.fromisoformat(modified) if modified else None,
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
-    def put(self, url: str, etag: str | None, last_modified: str | None, page: Page) -> None:
-        if not (etag or last_modified):
+    def put(self, url: str, cached: CachedPage) -> None:
+        """Keep a copy that can be revalidated, is fresh for a while, or has a listing date."""
+        if not (cached.etag or cached.last_modified or cached.fresh_until or cached.modified):
             return
         entry = {
-            "etag": etag or "",
-            "last_modified": last_modified or "",
-            "content_type": page.content_type or "",
-            "body": page.body.decode("latin-1"),
+            "etag": cached.etag,
+            "last_modified": cached.last_modified,
+            "content_type": cached.content_type,
+            "body": cached.body.decode("latin-1"),
+            "fresh_until": cached.fresh_until,
+            "modified": cached.modified.isoformat() if cached.modified else "",
         }
         with atomic_open(self._path(url)) as handle:
-            json.dump(entry, handle)
+            handle.write(json.dumps(entry))
 
 
 def safe_file_name(content_disposition: str | None, url: str) -> str | None:
@@ -274,8 +358,12 @@ class HttpFetcher:
         page_deadline_s: float,
         page_cache: PageCache | None = None,
         on_retry: Callable[[str, str], None] | None = None,
+        revalidate_all: bool = False,
     ) -> None:
+        """``revalidate_all``: ask the server about every page (conditional GET), whatever
+        the cached copy's freshness or listing date."""
         self.policy = policy
+        self.revalidate_all = revalidate_all
         self.retries = retries
         self.backoff_s = backoff_s
         self.limiter = HostLimiter(rate_per_s, concurrency)
@@ -399,26 +487,33 @@ class HttpFetcher:
                 url, f"connection error while {activity} ({type(exc).__name__})"
             ) from exc
 
-    def get_page(self, url: str) -> Page:
+    def get_page(self, url: str, modified: datetime | None = None) -> Page:
         """Fetch an HTML/XML/JSON document, answering from the page cache on 304.
+
+        ``modified``: when the page's listing (a sitemap's lastmod) says it last changed.
+        A cached copy that is still current (:meth:`CachedPage.current`) is answered
+        without a request, unless the fetcher revalidates all.
 
         Like a download, a page (retries and redirects included) must be done
         within ``page_deadline_s``; past it, it fails for good with
         "page exceeded N s".
         """
-        with _deadline_of("page", self.page_deadline_s):
-            return self._get_page(url)
-
-    def _get_page(self, url: str) -> Page:
         cached = self.page_cache.get(url) if self.page_cache else None
-        headers = _validators(cached.get("etag"), cached.get("last_modified")) if cached else {}
+        if cached and not self.revalidate_all and cached.current(modified, time.time()):
+            return cached.page(url, status=200, requested=False)
+        with _deadline_of("page", self.page_deadline_s):
+            return self._get_page(url, cached, modified)
+
+    def _get_page(self, url: str, cached: CachedPage | None, modified: datetime | None) -> Page:
+        headers = _validators(cached.etag, cached.last_modified) if cached else {}
         response, _ = self._open(url, headers)
         with contextlib.closing(response):
+            fresh = fresh_until(response.headers, time.time())
             if response.status_code == 304 and cached:
                 self._count(0)
-                return Page(
-                    url, 304, cached["content_type"] or None, cached["body"].encode("latin-1"), True
-                )
+                if self.page_cache and (fresh, modified) != (cached.fresh_until, cached.modified):
+                    self.page_cache.put(url, replace(cached, fresh_until=fresh, modified=modified))
+                return cached.page(url, status=304, requested=True)
             over_cap = f"page over size cap ({MAX_PAGE_BYTES} bytes)"
             body = bytearray()
             for piece in self._body(url, response, MAX_PAGE_BYTES, "reading page", over_cap):
@@ -431,7 +526,15 @@ class HttpFetcher:
             self._count(len(body))
             if self.page_cache:
                 self.page_cache.put(
-                    url, response.headers.get("etag"), response.headers.get("last-modified"), page
+                    url,
+                    CachedPage(
+                        etag=response.headers.get("etag") or "",
+                        last_modified=response.headers.get("last-modified") or "",
+                        content_type=page.content_type or "",
+                        body=page.body,
+                        fresh_until=fresh,
+                        modified=modified,
+                    ),
                 )
             return page
 
@@ -466,9 +569,12 @@ class HttpFetcher:
         response, attempts = self._open(url, _validators(etag, last_modified))
         with contextlib.closing(response):
             headers = response.headers
+            fresh = fresh_until(headers, time.time())
             if response.status_code == 304:
                 self._count(0)
-                return Download(url, True, None, 0, None, None, etag, last_modified, attempts)
+                return Download(
+                    url, True, None, 0, None, None, etag, last_modified, attempts, fresh
+                )
             declared = headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > max_bytes:
                 raise FetchError(url, f"over size cap ({declared} > {max_bytes} bytes)")
@@ -491,6 +597,7 @@ class HttpFetcher:
                 etag=headers.get("etag"),
                 last_modified=headers.get("last-modified"),
                 attempts=attempts,
+                fresh_until=fresh,
             )
 
 

@@ -4,6 +4,10 @@ Each source's task writes only its own staging files and complete files in the
 content-addressed store, so sources run in parallel; merging into the catalog
 is a separate single step (:mod:`ops.catalog.merge`). What is handed on is a
 small reference (paths and counts), never the data itself.
+
+A website's re-crawl asks only about what may have changed: pages and items that the
+source dates no later than the copies held, or that are still fresh, are taken as they
+are (:mod:`ops.ingest.recrawl`), save in the periodic full revalidation.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 import logging
 import mimetypes
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -32,6 +37,7 @@ from ops.ingest.files import FileEntry, list_files, open_filesystem
 from ops.ingest.netguard import NetworkPolicy
 from ops.ingest.probe import probe_file
 from ops.ingest.rawstore import RawStore, SizeCapExceeded
+from ops.ingest.recrawl import FetchedCopy, ParsedPages, RecrawlState
 from ops.ingest.robots import RobotsGate
 from ops.ingest.sources import (
     FsspecSource,
@@ -94,6 +100,12 @@ def _media_columns(
     }
 
 
+def _held(before: Mapping[str, Any]) -> str | None:
+    """The sha256 of the content the catalog holds for an item (None: none, or vanished)."""
+    sha256 = before.get("sha256")
+    return sha256 if isinstance(sha256, str) and before.get("status") != "vanished" else None
+
+
 def _location(source: HttpSource | LocalSource | FsspecSource) -> str:
     """Where a source is read from, for refusals about the source as a whole."""
     if isinstance(source, HttpSource):
@@ -144,6 +156,7 @@ class SourceIngester:
         were) with a ``source`` refusal giving the reason, so the other
         sources' work still reaches the catalog.
         """
+        started = time.perf_counter()
         stats = IngestStats(partials_swept=self.store.sweep_partials())
         try:
             if isinstance(source, HttpSource):
@@ -160,10 +173,14 @@ class SourceIngester:
         stats.refused = len(refusals)
         stats.new = sum(1 for r in rows if r["fetch_status"] == "new")
         stats.not_modified = sum(1 for r in rows if r["fetch_status"] == "not_modified")
+        stats.unchanged = sum(1 for r in rows if r["fetch_status"] == "unchanged")
+        stats.seconds = round(time.perf_counter() - started, 3)
         return self._stage(source.name, rows, refusals, complete, stats)
 
     # -- http -------------------------------------------------------------------------------
-    def _fetcher(self, source: HttpSource, stats: IngestStats) -> HttpFetcher:
+    def _fetcher(
+        self, source: HttpSource, stats: IngestStats, *, revalidate_all: bool
+    ) -> HttpFetcher:
         def count_retry(url: str, reason: str) -> None:
             stats.retries += 1
             log.info("retrying %s after %s", url, reason)
@@ -180,6 +197,7 @@ class SourceIngester:
             page_deadline_s=self.settings.http_page_deadline_s,
             page_cache=PageCache(self.settings.http_cache_dir / source.name),
             on_retry=count_retry,
+            revalidate_all=revalidate_all,
         )
 
     def _ingest_http(
@@ -191,10 +209,21 @@ class SourceIngester:
         previous: Mapping[str, dict[str, Any]] | None = None,
     ) -> tuple[list[dict[str, Any]], list[Refusal], bool]:
         """Crawl ``source``; for a ``person`` of it, just their pages' and declared
-        pictures. ``previous`` rows (default: the catalog's) give conditional GETs."""
+        pictures. ``previous`` rows (default: the catalog's) give conditional GETs.
+
+        The source's own crawl skips items still current (:class:`RecrawlState`) unless a
+        full revalidation is due; a person's few pictures are always asked about.
+        """
         known = self.previous if previous is None else previous
         max_bytes = source.max_bytes or self.settings.max_download_bytes
-        with self._fetcher(source, stats) as fetcher:
+        started = datetime.now(UTC)
+        folder = self.settings.http_cache_dir / source.name
+        state = None if person else RecrawlState(folder)
+        full = state is None or state.full_revalidation_due(
+            started, self.settings.ingest_full_revalidation_s
+        )
+        stats.full_revalidation = full
+        with self._fetcher(source, stats, revalidate_all=full) as fetcher:
             robots = RobotsGate(
                 fetcher, self.settings.http_user_agent, enabled=source.respect_robots
             )
@@ -205,18 +234,35 @@ class SourceIngester:
                 max_pages=self.settings.max_pages_per_source,
                 max_links_per_page=self.settings.max_links_per_page,
                 pictures_only=person is not None,
+                parsed_pages=ParsedPages(None if person else folder),
             )
             declared = person.images if person else []
             found = crawler.discover(picture_link(url, None) for url in declared)
             stats.discovered = len(found.media)
             stats.pages_fetched = found.pages_fetched
             stats.pages_not_modified = found.pages_not_modified
+            stats.pages_unchanged = found.pages_unchanged
             stats.external_links_skipped = found.external_links_skipped
             refusals = list(found.refusals)
+            now = time.time()
+
+            def item_of(link: MediaLink) -> tuple[str, dict[str, Any], dict[str, Any]]:
+                """The item's id, its catalog row (empty when new) and its staged columns."""
+                item_id = make_item_id(source.name, link.item_key or canonical_url(link.url))
+                columns = _media_columns(link, item_id, source.name, source.licence)
+                return item_id, known.get(item_id, {}), columns
+
+            def unchanged_row(link: MediaLink) -> dict[str, Any] | None:
+                """The staged row of an item not to ask about, else None."""
+                item_id, before, row = item_of(link)
+                copy = state.copies.get(item_id) if state and not full else None
+                if copy is None or not copy.still_current(link, _held(before), now):
+                    return None
+                validators = {name: before.get(name) for name in ("etag", "last_modified")}
+                return row | validators | {"fetch_status": "unchanged"}
 
             def fetch_one(link: MediaLink) -> dict[str, Any] | Refusal:
-                item_id = make_item_id(source.name, link.item_key or canonical_url(link.url))
-                before = known.get(item_id, {})
+                item_id, before, row = item_of(link)
                 try:
                     got = fetcher.download(
                         link.url,
@@ -227,7 +273,11 @@ class SourceIngester:
                     )
                 except FetchError as exc:
                     return Refusal(link.url, "fetch", exc.reason)
-                row = _media_columns(link, item_id, source.name, source.licence)
+                if state:
+                    sha256 = got.sha256 or _held(before)
+                    state.copies[item_id] = FetchedCopy(
+                        link.url, link.modified, got.fresh_until, sha256
+                    )
                 row |= {"etag": got.etag, "last_modified": got.last_modified}
                 if got.not_modified:
                     return row | {"fetch_status": "not_modified"}
@@ -242,9 +292,21 @@ class SourceIngester:
                     got.sha256, before, link.kind_hint, mime, got.file_name
                 )
 
-            rows = self._map(fetch_one, found.media, "download", source.concurrency, refusals)
+            rows: list[dict[str, Any]] = []
+            to_fetch: list[MediaLink] = []
+            for link in found.media:
+                row = unchanged_row(link)
+                if row is None:
+                    to_fetch.append(link)
+                else:
+                    rows.append(row)
+            rows += self._map(fetch_one, to_fetch, "download", source.concurrency, refusals)
             stats.downloaded_bytes = fetcher.bytes_downloaded
             stats.requests = fetcher.requests
+        if state:
+            seen = {row["item_id"] for row in rows} if found.complete else None
+            state.save(seen, started if full and found.complete else None)
+            crawler.parsed_pages.save()
         return rows, refusals, found.complete
 
     # -- face sets --------------------------------------------------------------------------
@@ -375,7 +437,7 @@ class SourceIngester:
         items_path = folder / f"{name}.items.json"
         refusals_path = folder / f"{name}.refusals.parquet"
         with atomic_open(items_path) as handle:
-            json.dump(rows, handle, default=str)
+            handle.write(json.dumps(rows, default=str))
         now = datetime.now(UTC)
         refused = pd.DataFrame(
             [

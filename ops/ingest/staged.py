@@ -17,10 +17,19 @@ class IngestStats:
     discovered: int = 0
     new: int = 0
     not_modified: int = 0
+    unchanged: int = 0
+    """Items not asked about: the source dates them no later than the copy held, or the
+    copy is still fresh (:mod:`ops.ingest.recrawl`)."""
     downloaded_bytes: int = 0
     requests: int = 0
     pages_fetched: int = 0
     pages_not_modified: int = 0
+    pages_unchanged: int = 0
+    """Pages answered from the cache without a request, for the same reasons."""
+    full_revalidation: bool = False
+    """Every page and item was asked about (conditional GET), whatever the source dates."""
+    seconds: float = 0.0
+    """How long the source's ingest took: crawl, downloads and probes."""
     refused: int = 0
     retries: int = 0
     partials_swept: int = 0

@@ -10,6 +10,11 @@ end (quarantined with which reason, or ingested intact), so the ingest can be
 checked end to end. Some videos are longer scenes rendered by the scene clip generator
 (:mod:`ops.scene.synthetic`), so the scene model trained on its clips has something to
 find in the catalog; only the manifest says where.
+
+The sitemap dates every page it lists (``<lastmod>``, and each child sitemap by its newest
+page) and the feed every item (``date_modified``), all :data:`PUBLISHED` when generated;
+:func:`publish_changes` says that some pages changed later, as a site does when it
+replaces an item's media.
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ import io
 import json
 import logging
 import posixpath
+import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -50,7 +57,10 @@ TRAP_INDEX_BASE = 1_000_000  # media indexes of trap files, far from the items' 
 # two kiss scenes), among motif-only and chord-only decoys and set dressing.
 SCENE_VIDEO_SECONDS = (32, 36, 40)
 log = logging.getLogger(__name__)
-SITE_FORMAT_VERSION = 5  # 5: spoken and captioned clips; 4: mood pictures; 3: the cast
+SITE_FORMAT_VERSION = 6  # 6: lastmod, date_modified; 5: speech and captions; 4: mood; 3: cast
+PUBLISHED = "2026-01-01T00:00:00+00:00"
+"""The sitemap lastmod and feed date_modified of everything a generated site lists."""
+_SITEMAP_URL = re.compile(r"<(url|sitemap)><loc>([^<]*)</loc><lastmod>([^<]*)</lastmod></\1>")
 
 Kind = Literal["video", "audio", "image"]
 Via = Literal["index", "sitemap", "feed"]
@@ -312,8 +322,12 @@ def _index_html(page_number: int, page_count: int, entries: list[tuple[str, str]
 """
 
 
-def _urlset(paths: list[str]) -> str:
-    urls = "\n".join(f"  <url><loc>{html.escape(path)}</loc></url>" for path in paths)
+def _urlset(paths: dict[str, str]) -> str:
+    """A sitemap of pages (URL path -> lastmod)."""
+    urls = "\n".join(
+        f"  <url><loc>{html.escape(path)}</loc><lastmod>{lastmod}</lastmod></url>"
+        for path, lastmod in paths.items()
+    )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
@@ -321,13 +335,21 @@ def _urlset(paths: list[str]) -> str:
     )
 
 
-def _sitemap_index(children: list[str]) -> str:
-    entries = "\n".join(f"  <sitemap><loc>{path}</loc></sitemap>" for path in children)
+def _sitemap_index(children: dict[str, str]) -> str:
+    """A sitemap index of child sitemaps (URL path -> lastmod)."""
+    entries = "\n".join(
+        f"  <sitemap><loc>{path}</loc><lastmod>{lastmod}</lastmod></sitemap>"
+        for path, lastmod in children.items()
+    )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
         f"{entries}\n</sitemapindex>\n"
     )
+
+
+def _feed_json(feed: dict[str, Any]) -> str:
+    return json.dumps(feed, ensure_ascii=False, indent=1)
 
 
 def _feed(pages: list[_Page]) -> str:
@@ -338,6 +360,7 @@ def _feed(pages: list[_Page]) -> str:
             "title": page.title,
             "content_text": page.description,
             "date_published": f"{page.year}-06-01T12:00:00Z",
+            "date_modified": PUBLISHED,
             "tags": page.tags,
             "authors": [{"name": name} for name in page.all_people[:1]],
             "attachments": [{"url": page.media_url, "mime_type": _mime_for(page.media_url)}],
@@ -357,7 +380,7 @@ def _feed(pages: list[_Page]) -> str:
         "feed_url": "/feed.json",
         "items": items,
     }
-    return json.dumps(feed, ensure_ascii=False, indent=1)
+    return _feed_json(feed)
 
 
 class _SiteWriter:
@@ -900,17 +923,50 @@ def _write_site(
         writer.write(path, _index_html(number, page_count, entries))
 
     in_sitemap = [p.path for p in pages if via[p.path] == "sitemap"]
-    children = []
+    children = {}
     for start in range(0, max(1, len(in_sitemap)), URLS_PER_SITEMAP):
         child = f"/sitemaps/items-{start // URLS_PER_SITEMAP + 1}.xml"
-        writer.write(child, _urlset(in_sitemap[start : start + URLS_PER_SITEMAP]))
-        children.append(child)
+        writer.write(
+            child, _urlset(dict.fromkeys(in_sitemap[start : start + URLS_PER_SITEMAP], PUBLISHED))
+        )
+        children[child] = PUBLISHED
     writer.write("/sitemap.xml", _sitemap_index(children))
     writer.write("/feed.json", _feed([p for p in pages if via[p.path] == "feed"]))
     writer.write("/robots.txt", "User-agent: *\nDisallow: /private/\n")
     return SiteManifest(
         seed=seed, size_cap_bytes=size_cap_bytes, items=rows, traps=trap_rows, cast=members
     )
+
+
+def publish_changes(root: Path, pages: Collection[str], at: datetime) -> None:
+    """Say that the items of these pages (URL paths) changed ``at``: their sitemap lastmod
+    (and their child sitemap's), or their feed date_modified. The media are the caller's."""
+    public, stamp = root / PUBLIC_DIR, at.astimezone(UTC).isoformat()
+    children = _sitemap_entries(public / "sitemap.xml")
+    for child in children:
+        entries = _sitemap_entries(public / child.lstrip("/"))
+        entries |= {path: stamp for path in entries.keys() & set(pages)}
+        _write_text(public / child.lstrip("/"), _urlset(entries))
+        children[child] = max(entries.values(), default=PUBLISHED)
+    _write_text(public / "sitemap.xml", _sitemap_index(children))
+    feed_path = public / "feed.json"
+    feed = json.loads(feed_path.read_text(encoding="utf-8"))
+    for item in feed["items"]:
+        if item["url"] in pages:
+            item["date_modified"] = stamp
+    _write_text(feed_path, _feed_json(feed))
+
+
+def _sitemap_entries(path: Path) -> dict[str, str]:
+    """URL path -> lastmod of a sitemap or sitemap index this module wrote."""
+    listed = _SITEMAP_URL.findall(path.read_text(encoding="utf-8"))
+    return {html.unescape(loc): lastmod for _, loc, lastmod in listed}
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Replace a file the server may be serving: it sees the old one or the new one."""
+    with atomic_open(path) as handle:
+        handle.write(text)
 
 
 def generate_site(

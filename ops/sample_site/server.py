@@ -5,6 +5,8 @@ crawler is tested against the protocol rather than a mock. It never connects
 anywhere itself: the redirect to a private address is only a Location header.
 Request counts and bytes sent are kept so tests and benchmarks can see what
 the crawler actually asked for (nothing again on a re-crawl, for instance).
+Freshness is opt-in: ``cache_control`` gives paths a ``Cache-Control`` header, as a site
+that promises its item pages and media stay as they are for a while.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import re
 import sys
 import threading
 from collections import Counter
+from collections.abc import Mapping
 from email.utils import formatdate, parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -67,10 +70,17 @@ def _safe_segments(url_path: str) -> list[str]:
 class _SiteState:
     """What request handlers share: the folder, the delays, the counters."""
 
-    def __init__(self, public: Path, slow_delay_s: float, throttle_bytes_per_s: int) -> None:
+    def __init__(
+        self,
+        public: Path,
+        slow_delay_s: float,
+        throttle_bytes_per_s: int,
+        cache_control: Mapping[str, str],
+    ) -> None:
         self.public = public
         self.slow_delay_s = slow_delay_s
         self.throttle_bytes_per_s = throttle_bytes_per_s
+        self.cache_control = dict(cache_control)
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         self.requests: Counter[str] = Counter()
@@ -91,6 +101,10 @@ class _SiteState:
             first = path not in self.flaky_failed
             self.flaky_failed.add(path)
             return first
+
+    def cache_control_for(self, url_path: str) -> str | None:
+        """The Cache-Control header of the first configured prefix of ``url_path``."""
+        return next((v for k, v in self.cache_control.items() if url_path.startswith(k)), None)
 
     def resolve(self, url_path: str) -> Path | None:
         """The file a URL path names inside the public folder; None if there is none."""
@@ -142,13 +156,18 @@ class SampleSiteServer:
         *,
         slow_delay_s: float = 30.0,
         throttle_bytes_per_s: int = 200_000,
+        cache_control: Mapping[str, str] | None = None,
     ) -> None:
+        """``cache_control``: URL path prefix -> Cache-Control header of the files under it
+        (the first prefix that matches); none by default."""
         if throttle_bytes_per_s <= 0:
             raise ValueError(f"throttle_bytes_per_s must be > 0, got {throttle_bytes_per_s}")
         self.public = (Path(root) / "public").resolve()
         self.host = host
         self.port = port
-        self._state = _SiteState(self.public, slow_delay_s, throttle_bytes_per_s)
+        self._state = _SiteState(
+            self.public, slow_delay_s, throttle_bytes_per_s, cache_control or {}
+        )
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -204,6 +223,18 @@ class SampleSiteServer:
         """Requests received for a URL path (as sent, without the query string)."""
         with self._state.lock:
             return self._state.requests[path]
+
+    @property
+    def requests_received(self) -> int:
+        """Requests received for any path since start or the last reset."""
+        with self._state.lock:
+            return self._state.requests.total()
+
+    @property
+    def paths_requested(self) -> set[str]:
+        """The URL paths requested since start or the last reset."""
+        with self._state.lock:
+            return {path for path, count in self._state.requests.items() if count}
 
     @property
     def bytes_sent(self) -> int:
@@ -288,7 +319,8 @@ class _Handler(BaseHTTPRequestHandler):
         if file is None:
             self.send_error(HTTPStatus.NOT_FOUND)
             return
-        self._send_file(file, head, {}, rate)
+        cache_control = self.server.state.cache_control_for(path)
+        self._send_file(file, head, {"Cache-Control": cache_control} if cache_control else {}, rate)
 
     def _not_modified(self, etag: str, mtime: float) -> bool:
         """RFC 9110: If-None-Match decides when present; If-Modified-Since only otherwise."""
@@ -316,6 +348,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(HTTPStatus.NOT_MODIFIED)
             self.send_header("ETag", etag)
             self.send_header("Last-Modified", last_modified)
+            if "Cache-Control" in extra:  # RFC 9110: a 304 repeats the 200's freshness
+                self.send_header("Cache-Control", extra["Cache-Control"])
             self.end_headers()
             return
         self.send_response(HTTPStatus.OK)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +42,11 @@ URL_PATTERN = r"^(?:https?|file|[a-z0-9+.-]+)://"  # non-capturing: GX warns on 
 NON_BLANK_PATTERN = r"\S"
 
 TABLE_CHECK = "expect_table_columns_to_match_set"
+_EXPECTATION_COUNTS = (
+    "evaluated_expectations",
+    "successful_expectations",
+    "unsuccessful_expectations",
+)
 REASON_SEPARATOR = "; "
 # A status_reason part written by this module starts with its check name: expect_...(column)
 _OWN_REASON_PART = re.compile(r"expect_[a-z_]+\(")
@@ -60,8 +65,9 @@ class ValidationOutcome:
     quarantine: pd.DataFrame
     success: bool
     statistics: dict[str, int]
-    report_html: Path
-    report_json: Path
+    report_html: Path | None
+    """None when no row was to be checked (no suite ran, no report was written)."""
+    report_json: Path | None
 
 
 def build_catalog_suite(settings: Settings) -> gx.ExpectationSuite:
@@ -264,18 +270,27 @@ def build_catalog_suite(settings: Settings) -> gx.ExpectationSuite:
 
 
 def validate_catalog(
-    catalog: pd.DataFrame, settings: Settings, *, run_name: str
+    catalog: pd.DataFrame,
+    settings: Settings,
+    *,
+    run_name: str,
+    only: Collection[str] | None = None,
 ) -> ValidationOutcome:
-    """Validate every item not vanished; quarantine failing rows, release rows that now pass.
+    """Validate every item not vanished (or those of them named in ``only``); quarantine
+    failing rows, release rows that now pass. Other rows are left as they are, and when
+    ``only`` names none to check, no suite runs and no report is written.
 
     Raises :class:`CatalogSchemaError` when the table itself is malformed (columns or types),
     since quarantining every item for a pipeline bug would hide it.
     """
     paths = report_paths(settings.reports_dir / REPORT_SUBDIR, run_name)
     run_time = dt.datetime.now(dt.UTC)
-    checked_positions: list[int] = (
-        (catalog["status"] != "vanished").to_numpy().nonzero()[0].tolist()
-    )
+    wanted = catalog["status"] != "vanished"
+    if only is not None:
+        wanted &= catalog["item_id"].isin(list(only))
+    checked_positions: list[int] = wanted.to_numpy().nonzero()[0].tolist()
+    if only is not None and not checked_positions:
+        return _nothing_checked(catalog)
     checked = catalog.iloc[checked_positions].reset_index(drop=True)
     with quiet_great_expectations():
         result = run_suite(
@@ -293,21 +308,38 @@ def validate_catalog(
     updated, released = _with_statuses(catalog, checked_positions, row_failures)
     quarantine_records = _quarantine_records(catalog, row_failures, run_time)
     write_validation_report(paths, result=result, quarantined=quarantine_records)
-    statistics = result["statistics"]
     return ValidationOutcome(
         catalog=updated,
         quarantine=pa.Table.from_pylist(quarantine_records, schema=QUARANTINE_SCHEMA).to_pandas(),
         success=bool(result["success"]),
-        statistics={
-            "evaluated_expectations": int(statistics["evaluated_expectations"]),
-            "successful_expectations": int(statistics["successful_expectations"]),
-            "unsuccessful_expectations": int(statistics["unsuccessful_expectations"]),
-            "rows_checked": len(checked_positions),
-            "rows_failing_checks": len(row_failures),
-            "rows_released": released,
-        },
+        statistics=_statistics(
+            result["statistics"], len(checked_positions), len(row_failures), released
+        ),
         report_html=paths.html,
         report_json=paths.json,
+    )
+
+
+def _statistics(
+    expectations: Mapping[str, Any], checked: int, failing: int, released: int
+) -> dict[str, int]:
+    """GX's counts of expectations, and this module's counts of rows."""
+    counts = {name: int(expectations[name]) for name in _EXPECTATION_COUNTS}
+    return counts | {
+        "rows_checked": checked,
+        "rows_failing_checks": failing,
+        "rows_released": released,
+    }
+
+
+def _nothing_checked(catalog: pd.DataFrame) -> ValidationOutcome:
+    return ValidationOutcome(
+        catalog=catalog,
+        quarantine=pa.Table.from_pylist([], schema=QUARANTINE_SCHEMA).to_pandas(),
+        success=True,
+        statistics=_statistics(dict.fromkeys(_EXPECTATION_COUNTS, 0), 0, 0, 0),
+        report_html=None,
+        report_json=None,
     )
 
 

@@ -1,4 +1,5 @@
-"""Validate and version: counts that agree, and revisions only of validated, changed content."""
+"""Validate and version: counts that agree, revisions only of validated, changed content,
+and only the rows a merge changed validated again."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from ops.catalog.store import (
 )
 from ops.datasets.registry import DataRegistry
 from ops.ingest.pipeline import StagedSource
+from ops.ingest.staged import IngestStats
 from ops.settings import Settings
 
 
@@ -54,7 +56,11 @@ def undecodable_video(name: str, sha_digit: str) -> dict[str, Any]:
 
 
 def stage(
-    settings: Settings, rows: list[dict[str, Any]], refused_urls: tuple[str, ...] = ()
+    settings: Settings,
+    rows: list[dict[str, Any]],
+    refused_urls: tuple[str, ...] = (),
+    *,
+    full_revalidation: bool = False,
 ) -> StagedSource:
     """What ``ingest_source`` hands to merge, without crawling anything."""
     folder = settings.staging_dir / "run"
@@ -80,6 +86,7 @@ def stage(
         refusals_path=str(refusals),
         complete=False,
         seen_item_ids=ids,
+        stats=IngestStats(full_revalidation=full_revalidation),
     )
 
 
@@ -142,3 +149,73 @@ def test_every_count_comes_from_the_same_tables(settings: Settings) -> None:
     )
     assert view["status"].value_counts().to_dict() == {"quarantined": 3, "refused": 1}
     assert view["reason"].str.len().min() > 0
+
+
+def unchanged(name: str) -> dict[str, Any]:
+    """What a re-crawl stages for an item it did not need to ask about."""
+    return image(name, "0", sha256=None, fetch_status="unchanged")
+
+
+def test_validation_checks_the_rows_merged_since_and_keeps_the_others_outcome(
+    settings: Settings,
+) -> None:
+    merge_staged(
+        [stage(settings, [image("sunset", "a"), undecodable_video("broken", "b")])], settings
+    )
+    assert validate_catalog_step(settings).statistics["rows_checked"] == 2
+    rows = [unchanged("sunset"), unchanged("broken"), image("dusk", "c")]
+    merge_staged([stage(settings, rows)], settings)
+
+    validated = validate_catalog_step(settings)
+
+    assert validated.statistics["rows_checked"] == 1  # dusk
+    status = read_catalog(settings.catalog_path).set_index("item_id")["status"].to_dict()
+    assert status == {"broken": "quarantined", "dusk": "ok", "sunset": "ok"}
+    kept = read_quarantine(settings.quarantine_path)
+    assert set(kept.loc[kept["stage"] == "validate", "item_id"]) == {"broken"}
+    on_demand = validate_catalog_step(settings)  # no merge since: every row, as asked
+    assert on_demand.statistics["rows_checked"] == 3
+
+
+def test_an_ingest_that_changed_nothing_runs_no_suite_and_leaves_the_registry_alone(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    merge_staged([stage(settings, [image("sunset", "a")])], settings)
+    validate_catalog_step(settings)
+    first = version_catalog(settings)
+    merge_staged([stage(settings, [unchanged("sunset")])], settings)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the registry was asked to commit an unchanged catalog")
+
+    monkeypatch.setattr(DataRegistry, "ensure", refuse)
+    monkeypatch.setattr(DataRegistry, "commit", refuse)
+    validated = validate_catalog_step(settings)
+    again = version_catalog(settings, validated=validated)
+
+    assert validated.statistics["rows_checked"] == 0 and validated.report == ""
+    assert validated.counts == first.counts
+    assert not again.changed and again.revision == first.revision == "catalog/v1"
+
+
+def test_a_new_crawl_refusal_alone_is_a_change_worth_a_revision(settings: Settings) -> None:
+    merge_staged([stage(settings, [image("sunset", "a")])], settings)
+    validate_catalog_step(settings)
+    version_catalog(settings)
+    merge_staged(
+        [stage(settings, [unchanged("sunset")], refused_urls=("file:///x.bin",))], settings
+    )
+
+    again = version_catalog(settings)
+
+    assert again.changed and again.revision == "catalog/v2"
+    assert again.counts.refused_urls == 1
+
+
+def test_a_full_revalidation_crawl_sends_all_its_rows_to_validation(settings: Settings) -> None:
+    merge_staged([stage(settings, [image("sunset", "a"), image("dusk", "c")])], settings)
+    validate_catalog_step(settings)
+    rows = [unchanged("sunset"), unchanged("dusk")]
+    merge_staged([stage(settings, rows, full_revalidation=True)], settings)
+
+    assert validate_catalog_step(settings).statistics["rows_checked"] == 2

@@ -150,3 +150,24 @@ def test_released_duplicate_keeps_the_reasons_of_other_stages() -> None:
     item = after.set_index("item_id").loc["A"]
     assert item["status"] == "quarantined"
     assert item["status_reason"] == "expect_x(title): missing title"
+
+
+def test_only_rows_that_changed_are_sent_to_validation() -> None:
+    sha_a, sha_b = "a" * 64, "b" * 64
+    rows = [row("A", sha_a), row("B", sha_b), bare("C", sha_a)]  # C: a duplicate of A
+    first, _, stats = merge_rows(empty_frame(ITEM_SCHEMA), [staged(rows)], T0)
+    assert stats.touched == {"A", "B", "C"}
+
+    later = T0 + timedelta(hours=1)
+    same = [
+        row("A", None, "unchanged"),
+        row("B", None, "not_modified"),
+        bare("C", None, "unchanged"),
+    ]
+    second, _, stats = merge_rows(first, [staged(same)], later)
+    assert stats.touched == set() and stats.duplicates == 1  # still a duplicate: unchanged
+    assert (second["last_seen"] == later).all()
+
+    changed = [row("A", None, "unchanged", title="Renamed"), row("B", "c" * 64)]
+    _, _, stats = merge_rows(second, [staged(changed)], later)
+    assert stats.touched == {"A", "B", "C"}  # renamed, new content, vanished

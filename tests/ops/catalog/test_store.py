@@ -1,4 +1,5 @@
-"""The catalog tables on disk: damage is a clear error, the lock dies with its holder."""
+"""The catalog tables on disk: damage is a clear error, the lock dies with its holder, the
+rows awaiting validation are remembered."""
 
 from __future__ import annotations
 
@@ -11,7 +12,16 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from ops.catalog.store import TableUnreadable, catalog_lock, read_catalog, write_catalog
+from ops.catalog.store import (
+    TableUnreadable,
+    catalog_lock,
+    mark_unvalidated,
+    mark_validated,
+    needs_validation,
+    read_catalog,
+    rows_to_validate,
+    write_catalog,
+)
 from ops.cli import app
 from ops.settings import Settings
 
@@ -98,3 +108,18 @@ def test_catalog_lock_waits_for_a_live_holder_and_is_free_once_it_is_killed(
 
     assert acquired and len(waits) == 1 and f"pid {holder.pid}" in waits[0]
     assert holder.stdout.read() == ""
+
+
+def test_rows_awaiting_validation_add_up_until_a_validation(home: Settings) -> None:
+    assert rows_to_validate(home) is None  # nothing merged: a validation checks every row
+    mark_unvalidated(home, ["a"])
+    mark_unvalidated(home, ["b"])  # a second merge before any validation
+    assert rows_to_validate(home) == {"a", "b"}
+    mark_unvalidated(home, None)
+    mark_unvalidated(home, ["c"])
+    assert rows_to_validate(home) is None
+    mark_validated(home)
+    mark_unvalidated(home, [])
+    assert rows_to_validate(home) == frozenset() and needs_validation(home)
+    (home.tables_dir / "catalog.unvalidated").write_text("merged rows await validation\n")
+    assert rows_to_validate(home) is None  # a mark an older version left: every row

@@ -1,9 +1,11 @@
-"""SiteCrawler against local servers: separate link and page caps, hostile pages refused."""
+"""SiteCrawler against local servers: separate link and page caps, hostile pages refused,
+sitemap dates passed on."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -49,11 +51,13 @@ def _crawl(
     max_pages: int = 1000,
     max_links_per_page: int = 1000,
     feeds: tuple[str, ...] = (),
+    sitemaps: tuple[str, ...] = (),
 ) -> Discovery:
     source = HttpSource(
         name="local",
-        start_urls=[f"{base_url}/index.html"],
+        start_urls=[] if sitemaps else [f"{base_url}/index.html"],
         feeds=list(feeds),
+        sitemaps=list(sitemaps),
         allow_private=[f"127.0.0.1:{port}"],
         respect_robots=False,
     )
@@ -138,3 +142,19 @@ def test_hostile_pages_and_feeds_are_refused_and_the_crawl_goes_on() -> None:
         (f"{base}/deep.html", "page", "JSON-LD block skipped: JSON nested deeper than 64 levels"),
         (f"{base}/feed.json", "feed", "malformed feed: JSON nested deeper than 64 levels"),
     ]
+
+
+def test_media_on_a_page_its_sitemap_dates_carry_that_date(tmp_path: Path) -> None:
+    public = tmp_path / "dated" / "public"
+    public.mkdir(parents=True)
+    (public / "a.html").write_text(_media_page("a"))
+    (public / "b.html").write_text(_media_page("b"))
+    (public / "sitemap.xml").write_text(
+        "<urlset><url><loc>/a.html</loc><lastmod>2026-03-04</lastmod></url>"
+        "<url><loc>/b.html</loc></url></urlset>"
+    )
+    with SampleSiteServer(tmp_path / "dated") as server:
+        base = server.base_url
+        found = _crawl(base, server.port, sitemaps=(f"{base}/sitemap.xml",))
+    dates = {link.url.rsplit("/", 1)[-1]: link.modified for link in found.media}
+    assert dates == {"a.mp4": datetime(2026, 3, 4, tzinfo=UTC), "b.mp4": None}

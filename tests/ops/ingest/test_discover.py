@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
 from ops.ingest.discover import (
     MediaLink,
+    SitemapEntry,
     decode_html,
     parse_html,
     parse_json_feed,
+    parse_modified,
     parse_sitemap,
+    parse_sitemap_entries,
 )
 
 PAGE_URL = "https://films.example/catalog/items/page.html"
@@ -234,6 +238,44 @@ def test_sitemap_index_returns_child_sitemaps() -> None:
     ]
 
 
+def test_sitemap_entries_carry_their_lastmod() -> None:
+    body = b"""<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+  <url><lastmod>2024-03-01T10:30:00+01:00</lastmod><loc>/a.html</loc></url>
+  <url><loc>/b.html</loc><lastmod>2024-03</lastmod></url>
+  <url><loc>/c.html</loc><lastmod>last tuesday</lastmod></url>
+  <url><loc>/d.html</loc></url>
+</urlset>"""
+    assert parse_sitemap_entries(body, SITE) == [
+        SitemapEntry("https://films.example/a.html", datetime(2024, 3, 1, 9, 30, tzinfo=UTC)),
+        SitemapEntry("https://films.example/b.html", datetime(2024, 3, 1, tzinfo=UTC)),
+        SitemapEntry("https://films.example/c.html", None),
+        SitemapEntry("https://films.example/d.html", None),
+    ]
+    index = b"""<sitemapindex><sitemap><loc>/maps/1.xml</loc><lastmod>2024-01-02</lastmod>
+</sitemap><sitemap><loc>/maps/2.xml</loc></sitemap></sitemapindex>"""
+    assert parse_sitemap_entries(index, SITE) == [
+        SitemapEntry("https://films.example/maps/1.xml", datetime(2024, 1, 2, tzinfo=UTC)),
+        SitemapEntry("https://films.example/maps/2.xml", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "moment"),
+    [
+        ("2024", datetime(2024, 1, 1, tzinfo=UTC)),
+        ("2024-05-06", datetime(2024, 5, 6, tzinfo=UTC)),
+        ("2024-05-06T07:08Z", datetime(2024, 5, 6, 7, 8, tzinfo=UTC)),
+        ("2024-05-06T07:08:09.5-02:00", datetime(2024, 5, 6, 9, 8, 9, 500_000, tzinfo=UTC)),
+        ("2024-05-06T07:08:09", datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)),  # no zone: UTC
+        ("06/05/2024", None),
+        ("", None),
+        (20240506, None),
+    ],
+)
+def test_modification_dates_read_as_utc(text: object, moment: datetime | None) -> None:
+    assert parse_modified(text) == moment
+
+
 def test_sitemap_refuses_doctype_and_entities() -> None:
     laughs = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;">]>
@@ -301,10 +343,26 @@ def test_json_feed_item_with_extension() -> None:
         kind_hint="audio",
         expects_audio=None,
     )
+    assert first.modified is None  # date_published is when it came out, not a change
     assert [(m.item_key, m.kind_hint, m.year, m.page_url, m.expects_audio) for m in links[1:]] == [
         ("2#1", "video", 2020, FEED, False),
         ("2#2", "image", 2020, FEED, False),
     ]
+
+
+def test_json_feed_items_carry_their_date_modified() -> None:
+    feed = {
+        "items": [
+            {
+                "id": "a",
+                "date_modified": "2026-02-03T04:05:06Z",
+                "attachments": [{"url": "/a.mp4"}],
+            },
+            {"id": "b", "date_modified": "soon", "attachments": [{"url": "/b.mp4"}]},
+        ]
+    }
+    links = parse_json_feed(json.dumps(feed).encode(), FEED)
+    assert [link.modified for link in links] == [datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC), None]
 
 
 def test_malformed_feed_errors_say_why() -> None:

@@ -1,4 +1,4 @@
-"""HttpFetcher against a real local server: pinned addresses and the per-download deadline."""
+"""HttpFetcher against a real local server: pinned addresses, deadlines, the page cache."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ import os
 import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
 
-from ops.ingest.fetch import MAX_PAGE_BYTES, FetchError, HttpFetcher
+from ops.ingest.fetch import MAX_PAGE_BYTES, FetchError, HttpFetcher, PageCache, fresh_until
 from ops.ingest.netguard import NetworkPolicy
 from ops.ingest.pipeline import ingest_source
 from ops.ingest.rawstore import RawStore
@@ -336,3 +338,88 @@ def test_waiting_for_the_rate_limit_does_not_count_against_the_page_deadline(
     with fetcher:
         pages = [fetcher.get_page(f"{site.base_url}/index.html") for _ in range(2)]
     assert [page.status for page in pages] == [200, 200]
+
+
+# --- freshness and dated pages: answered from the cache without a request -----------------------
+
+NOW = 1_800_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("headers", "fresh_for"),
+    [
+        ({"cache-control": "public, max-age=600"}, 600),
+        ({"cache-control": "max-age=600", "age": "100"}, 500),
+        (
+            {"expires": "Fri, 15 Jan 2027 08:10:00 GMT", "date": "Fri, 15 Jan 2027 08:00:00 GMT"},
+            600,
+        ),
+        ({"cache-control": "max-age=600, no-cache"}, None),
+        ({"cache-control": "no-store", "expires": "Fri, 15 Jan 2027 08:10:00 GMT"}, None),
+        ({"expires": "0"}, None),  # an unreadable Expires means already expired
+        ({"cache-control": "max-age=60", "age": "120"}, None),
+        ({}, None),
+    ],
+)
+def test_freshness_comes_from_max_age_or_expires(
+    headers: dict[str, str], fresh_for: int | None
+) -> None:
+    until = fresh_until(httpx.Headers(headers), NOW)
+    assert until == (NOW + fresh_for if fresh_for is not None else 0.0)
+
+
+@pytest.fixture
+def dated(tmp_path: Path) -> Iterator[SampleSiteServer]:
+    public = tmp_path / "dated" / "public"
+    public.mkdir(parents=True)
+    for name in ("fresh.html", "stale.html"):
+        (public / name).write_text(f"<html><body>{name}</body></html>")
+    with SampleSiteServer(tmp_path / "dated", cache_control={"/fresh": "max-age=3600"}) as server:
+        yield server
+
+
+def _caching_fetcher(
+    server: SampleSiteServer, cache: Path, *, revalidate_all: bool = False
+) -> HttpFetcher:
+    return HttpFetcher(
+        _local(server),
+        user_agent="cinescope-test",
+        timeout_s=5.0,
+        retries=0,
+        backoff_s=0.0,
+        rate_per_s=1000.0,
+        concurrency=2,
+        download_deadline_s=60.0,
+        page_deadline_s=60.0,
+        page_cache=PageCache(cache),
+        revalidate_all=revalidate_all,
+    )
+
+
+def test_a_fresh_or_undated_since_page_is_answered_without_asking(
+    dated: SampleSiteServer, tmp_path: Path
+) -> None:
+    base, cache = dated.base_url, tmp_path / "cache"
+    january, february = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
+    with _caching_fetcher(dated, cache) as fetcher:
+        fetcher.get_page(f"{base}/fresh.html")
+        fetcher.get_page(f"{base}/stale.html", january)
+        dated.reset_counters()
+        fresh = fetcher.get_page(f"{base}/fresh.html")
+        same_date = fetcher.get_page(f"{base}/stale.html", january)
+        assert dated.requests_received == 0
+        assert (fresh.requested, fresh.from_cache, fresh.body) == (
+            False,
+            True,
+            b"<html><body>fresh.html</body></html>",
+        )
+        assert not same_date.requested
+        newer = fetcher.get_page(f"{base}/stale.html", february)  # its listing says it changed
+        undated = fetcher.get_page(f"{base}/stale.html")  # no date, no freshness: asked
+    assert (newer.requested, newer.status, undated.status) == (True, 304, 304)
+    assert dated.requests_for("/stale.html") == 2
+    with _caching_fetcher(dated, cache, revalidate_all=True) as fetcher:
+        dated.reset_counters()
+        assert fetcher.get_page(f"{base}/fresh.html").status == 304
+        assert fetcher.get_page(f"{base}/stale.html", january).status == 304
+    assert dated.requests_received == 2

@@ -400,3 +400,20 @@ def test_suite_takes_thresholds_from_settings(tmp_path: Path) -> None:
     assert ("expect_column_values_to_be_between", "duration_s", 0.04, 60.0) in bounds
     table = next(c for c in configs if c.type == "expect_table_columns_to_match_set")
     assert set(table.kwargs["column_set"]) == set(ITEM_COLUMNS)
+
+
+def test_only_the_named_rows_are_checked_and_none_named_runs_nothing(tmp_path: Path) -> None:
+    catalog = catalog_of(video("untouched", width=8), video("merged", fps=0.5), video("fine"))
+    outcome = validate_catalog(
+        catalog, settings_for(tmp_path), run_name="delta", only={"merged", "fine"}
+    )
+    assert rows_by_id(outcome)["untouched"]["status"] == "ok"  # not looked at again
+    assert rows_by_id(outcome)["merged"]["status"] == "quarantined"
+    assert outcome.quarantine["item_id"].tolist() == ["merged"]
+    assert outcome.statistics["rows_checked"] == 2
+
+    nothing = validate_catalog(catalog, settings_for(tmp_path), run_name="idle", only=set())
+    assert nothing.success and nothing.statistics["rows_checked"] == 0
+    assert nothing.report_html is None and nothing.quarantine.empty
+    assert nothing.catalog is catalog
+    assert not (tmp_path / "reports" / "validation" / "idle.html").exists()
