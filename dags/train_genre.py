@@ -55,7 +55,7 @@ def train_genre() -> None:
             outlet_events[GENRE_LABELS].extra = {"revision": labelled.dataset_rev}
         return labelled
 
-    @task(pool="gpu", queue="gpu")
+    @task(pool="gpu", queue="gpu", retries=2)
     @typed_task
     def train(train_params: GenreTrainParams, labelled: LabelledFolder) -> TrainedGenre:
         from ops.genre.pipeline import train_step

@@ -55,7 +55,7 @@ def train_mood() -> None:
             outlet_events[MOOD_LABELS].extra = {"revision": labelled.dataset_rev}
         return labelled
 
-    @task(pool="gpu", queue="gpu")
+    @task(pool="gpu", queue="gpu", retries=2)
     @typed_task
     def train(train_params: MoodTrainParams, labelled: LabelledFolder) -> TrainedMood:
         from ops.mood.pipeline import train_step

@@ -50,7 +50,7 @@ def train_scene() -> None:
 
         return features_step(params=train_params)
 
-    @task(pool="gpu", queue="gpu")
+    @task(pool="gpu", queue="gpu", retries=2)
     @typed_task
     def train(prepared: PreparedFeatures) -> TrainedModel:
         from ops.scene.pipeline import train_step

@@ -1,6 +1,7 @@
 """The MLflow store: where it is, its experiments, a check before use, and what every
-registered model shares: its champion, its training data as a dataset input, and the
-registration of a pyfunc model behind the champion gate.
+registered model shares: its champion, its training data as a dataset input, the
+registration of a pyfunc model behind the champion gate, and one version per training
+task however often Airflow retries it.
 
 The embedded store (a SQLite file) is checked before use, so damage is not erased.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import os
 import subprocess
 import warnings
 from collections.abc import Callable, Iterator
@@ -45,6 +47,7 @@ UNVERSIONED = "unversioned"  # trained on data the registry does not hold
 UNRECORDED = "unrecorded"  # a version registered before its training data was recorded
 MODEL_ARTIFACT = "model"
 UNKNOWN_COMMIT = "unknown"
+AIRFLOW_TASK_TAG = "airflow_task"  # run tag: <dag>/<run>/<task> of the Airflow task that trained
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +118,48 @@ def ensure_experiment(client: MlflowClient, name: str, artifact_location: str | 
         if experiment is None:
             raise
         return str(experiment.experiment_id)
+
+
+def airflow_task() -> str | None:
+    """``<dag>/<run>/<task>`` of the Airflow task this process runs, the same for each of its
+    tries (from the variables Airflow sets for a task's code); None outside Airflow."""
+    env = os.environ
+    parts = [env.get(f"AIRFLOW_CTX_{key}", "") for key in ("DAG_ID", "DAG_RUN_ID", "TASK_ID")]
+    return "/".join(parts) if all(parts) else None
+
+
+def training_tags() -> dict[str, str]:
+    """The run tag that keys a registration on its Airflow task (none outside Airflow)."""
+    task = airflow_task()
+    return {AIRFLOW_TASK_TAG: task} if task else {}
+
+
+def discard_interrupted_tries(client: MlflowClient, experiment_id: str, name: str) -> list[str]:
+    """Before a retried Airflow task registers ``name`` again, delete the versions its
+    earlier tries registered without seeing them through (their runs never finished: say
+    MLflow became unreachable between registering a version and tagging it) and mark those
+    runs failed, so a retry leaves one version, not two. A version with an alias (a
+    champion) is kept. Returns the versions deleted."""
+    task = airflow_task()
+    if task is None:
+        return []
+    deleted: list[str] = []
+    aliased: set[str] | None = None
+    for run in client.search_runs([experiment_id], f"tags.{AIRFLOW_TASK_TAG} = '{task}'"):
+        if run.info.status == "FINISHED":
+            continue
+        run_id = run.info.run_id
+        for version in client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'"):
+            if aliased is None:  # search results do not carry aliases
+                aliased = {str(v) for v in client.get_registered_model(name).aliases.values()}
+            if str(version.version) not in aliased:
+                client.delete_model_version(name, version.version)
+                deleted.append(str(version.version))
+        if run.info.status == "RUNNING":
+            client.set_terminated(run_id, "FAILED")
+    if deleted:
+        logger.warning("%s: deleted %s version(s) %s of an interrupted try", task, name, deleted)
+    return deleted
 
 
 def champion_ref(tracking_uri: str, name: str) -> tuple[str, str, str] | None:
@@ -228,7 +273,8 @@ def register_pyfunc_version(
     version), holds the params, the metrics, the training table as a dataset input and
     the documents. The gate is :func:`promote_if_better`: both scores on the same dataset
     revision (``evaluate_champion(model_uri)`` re-scores a champion trained on another
-    one), and a tie keeps the champion.
+    one), and a tie keeps the champion. Run from an Airflow task, the run is also tagged
+    with the task, and a retry first discards what an interrupted try registered.
     """
     import mlflow
     from mlflow import MlflowClient
@@ -236,6 +282,7 @@ def register_pyfunc_version(
     require_intact_store(tracking_uri)
     client = MlflowClient(tracking_uri)
     experiment_id = ensure_experiment(client, name, default_artifact_location(tracking_uri))
+    discard_interrupted_tries(client, experiment_id, name)
     tags = {
         DATASET_REV_TAG: record.dataset_rev,
         TRAINING_DATA_TAG: record.training_data,
@@ -244,7 +291,9 @@ def register_pyfunc_version(
     with (
         tracking_uri_context(tracking_uri),
         mlflow.start_run(
-            experiment_id=experiment_id, run_name=f"{name}-{record.dataset_rev}", tags=tags
+            experiment_id=experiment_id,
+            run_name=f"{name}-{record.dataset_rev}",
+            tags=tags | training_tags(),
         ) as run,
     ):
         mlflow.log_params(record.params)

@@ -54,10 +54,12 @@ from ops.tracking_store import (
     UNVERSIONED,
     dataset_input,
     default_artifact_location,
+    discard_interrupted_tries,
     ensure_experiment,
     git_commit,
     require_intact_store,
     tracking_uri_context,
+    training_tags,
 )
 
 if TYPE_CHECKING:
@@ -290,7 +292,9 @@ def scene_run(
     ``dataset_rev`` is the DVC tag of the labelled data (default: the one the prepared
     dataset recorded, else ``unversioned``), logged as the run's dataset input with
     ``registry`` (the data registry) as its source; ``artifact_location`` only matters
-    when the experiment is created here. A failure inside leaves the run FAILED.
+    when the experiment is created here. A failure inside leaves the run FAILED. Run from
+    an Airflow task, the run is tagged with the task, and a retry first discards what an
+    interrupted try registered (:func:`ops.tracking_store.discard_interrupted_tries`).
     """
     import mlflow
     from mlflow import MlflowClient
@@ -300,11 +304,13 @@ def scene_run(
     experiment_id = ensure_experiment(
         client, experiment, artifact_location or default_artifact_location(tracking_uri)
     )
+    discard_interrupted_tries(client, experiment_id, registered_model_name)
     rev = dataset_rev or prepared.dataset_rev or UNVERSIONED
     tags = {
         "dataset_rev": rev,
         "git_commit": git_commit(),
         TRAINING_DATA_TAG: prepared.training_data,
+        **training_tags(),
     }
     main = modality_name(params.use_frames, params.use_audio)
     dataset = training_dataset(prepared, rev, registry)
