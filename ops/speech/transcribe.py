@@ -76,6 +76,10 @@ class Transcriber:
         and recognised ``CHUNK_S`` at a time, so memory stays flat however long the file
         (a speech span running into the next chunk is carried over whole).
         Raises :class:`~ops.genre.audio.UnreadableAudio`."""
+        # a recogniser adapts to what it hears (pocketsphinx's live cepstral normalisation
+        # persists across utterances): each file starts with a fresh one, so a file's
+        # transcript never depends on which files came before it in a shard (~1 s for en)
+        self._recognizer = None
         segments: list[TranscriptSegment] = []
         words: list[Word] = []
         carried = np.zeros(0, dtype=np.float32)

@@ -121,3 +121,17 @@ def test_a_long_file_is_read_in_chunks_and_speech_across_a_chunk_end_is_kept_who
         pairs = list(zip(chunked.words, whole.words, strict=True))  # one word for one
         assert sum(part.word == full.word for part, full in pairs) >= len(pairs) - 2
         assert all(abs(part.start_s - full.start_s) < 0.15 for part, full in pairs)  # file times
+
+
+def test_a_files_transcript_does_not_depend_on_the_files_before_it(
+    english: Spoken, tmp_path: Path
+) -> None:
+    from ops.sample_site.media import make_music
+
+    music = tmp_path / "music.wav"
+    music.write_bytes(make_music(1, genre="jazz", seconds=20.0, container="wav"))
+    alone = Transcriber("en").transcribe_file(english.path)
+    transcriber = Transcriber("en")
+    transcriber.transcribe_file(music)
+    transcriber.transcribe_file(english.path)
+    assert transcriber.transcribe_file(english.path) == alone
