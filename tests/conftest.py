@@ -45,3 +45,12 @@ def shared_data() -> Path:
             f"shared media not found at {SHARED_DATA} (only present on the team's machines)"
         )
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def outside_airflow_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts outside any Airflow task: ``dag.test()`` in this process leaves the
+    ``AIRFLOW_CTX_*`` variables of the last task it ran in the environment, which would key
+    a later test's training runs to that task (ops.tracking_store.airflow_task)."""
+    for name in [name for name in os.environ if name.startswith("AIRFLOW_CTX_")]:
+        monkeypatch.delenv(name)
