@@ -742,6 +742,13 @@ def refresh(
         list[str] | None,
         typer.Option("--force", metavar="TASK", help="infer every item of TASK again (repeatable)"),
     ] = None,
+    full_index_build: Annotated[
+        bool,
+        typer.Option(
+            "--full-index-build",
+            help="build the index afresh instead of deriving it from the live one (compaction)",
+        ),
+    ] = False,
 ) -> None:
     """Plan, infer, merge, build, check and publish, in this process (as catalog_refresh)."""
     from datetime import UTC, datetime
@@ -752,7 +759,7 @@ def refresh(
     from ops.refresh.results import RefreshParams
     from ops.versioned import VersionError
 
-    chosen = {"tasks": task, "force": force}
+    chosen = {"tasks": task, "force": force, "full_index_build": full_index_build}
     try:
         params = model_from_params(RefreshParams, {k: v for k, v in chosen.items() if v})
     except ParamsRefused as error:

@@ -10,6 +10,11 @@ still building is never touched). Only a version whose files match its manifest 
 published. Rollback is a pointer switch back to an older version that
 was live before (a sealed version that never went live, such as one whose checks
 failed, is never rolled back to); pruning keeps the newest N and never the live one.
+
+A version derived from another may hard-link the files it keeps unchanged (an index
+refresh does): sealing takes their checksums from the other version's manifest, and
+publishing checks only the size of a file it shares with the live version, which was
+verified when that one went live, so neither reads the unchanged bytes again.
 """
 
 from __future__ import annotations
@@ -69,9 +74,10 @@ class Version:
             raise VersionError(f"{self.path}: not sealed (no {MANIFEST})")
         return dict(json.loads((self.path / MANIFEST).read_text(encoding="utf-8")))
 
-    def problems(self, checksums: bool = True) -> list[str]:
+    def problems(self, checksums: bool = True, trusted: Version | None = None) -> list[str]:
         """How the files differ from the manifest (sizes only without ``checksums``);
-        empty when they match, or for versions sealed before sizes were recorded."""
+        empty when they match, or for versions sealed before sizes were recorded. A file
+        hard-linked to the same file of ``trusted`` (verified before) is checked by size."""
         found = []
         for name, expected in self.manifest().get("files", {}).items():
             path = self.path / name
@@ -83,7 +89,11 @@ class Version:
                     f"{path} is {size} bytes, its manifest says "
                     f"{expected['bytes']} (truncated or changed since it was sealed)"
                 )
-            elif checksums and _sha256(path) != expected["sha256"]:
+            elif (
+                checksums
+                and not _shared(path, trusted, name)
+                and _sha256(path) != expected["sha256"]
+            ):
                 found.append(f"{path} does not match its checksum (changed since it was sealed)")
         return found
 
@@ -165,10 +175,15 @@ class VersionedStore:
         return version
 
     def seal(
-        self, version: Version, manifest: dict[str, Any], required: Collection[str] = ()
+        self,
+        version: Version,
+        manifest: dict[str, Any],
+        required: Collection[str] = (),
+        derived_from: Version | None = None,
     ) -> Version:
         """Mark a built version complete, with each file's size and checksum; refused
-        when a ``required`` file is missing or empty (only sealed versions go live)."""
+        when a ``required`` file is missing or empty (only sealed versions go live). A
+        file hard-linked from ``derived_from`` keeps the checksum recorded there."""
         if not (version.path / BUILDER_FILE).is_file():
             raise VersionError(
                 f"cannot seal {version.path}: it is not a version being built "
@@ -184,14 +199,16 @@ class VersionedStore:
                 f"cannot seal {version.path}: {', '.join(missing)} missing or empty; "
                 "the build did not complete, run it again"
             )
-        files = {
-            path.relative_to(version.path).as_posix(): {
-                "bytes": path.stat().st_size,
-                "sha256": _sha256(path),
-            }
-            for path in sorted(version.path.rglob("*"))
-            if path.is_file() and not path.name.startswith(".") and path.name != PUBLISHED_MARK
-        }
+        recorded = derived_from.manifest().get("files", {}) if derived_from is not None else {}
+        files = {}
+        for path in sorted(version.path.rglob("*")):
+            if not path.is_file() or path.name.startswith(".") or path.name == PUBLISHED_MARK:
+                continue
+            name = path.relative_to(version.path).as_posix()
+            size = path.stat().st_size
+            known = recorded.get(name, {})
+            carried = known.get("bytes") == size and _shared(path, derived_from, name)
+            files[name] = {"bytes": size, "sha256": known["sha256"] if carried else _sha256(path)}
         with atomic_open(version.path / MANIFEST) as handle:
             json.dump(
                 {"version": version.name, **manifest, "files": files},
@@ -206,7 +223,11 @@ class VersionedStore:
         """Make a sealed version live (one atomic rename of the pointer file); refused
         when its files no longer match its manifest."""
         version = self.get(name)
-        problems = version.problems()
+        try:
+            live = self.current()
+        except BrokenPointer:  # publishing is its repair: verify everything
+            live = None
+        problems = version.problems(trusted=live if live != version else None)
         if problems:
             raise VersionError(
                 f"version {name} fails verification, so it cannot go live: {'; '.join(problems)}"
@@ -264,6 +285,16 @@ def _builder_alive(version: Version) -> bool:
     except OSError:
         return False
     return process_alive(pid_text)
+
+
+def _shared(path: Path, other: Version | None, name: str) -> bool:
+    """Whether ``path`` is the very file (a hard link) that ``other`` holds as ``name``."""
+    if other is None:
+        return False
+    try:
+        return os.path.samefile(path, other.path / name)
+    except OSError:
+        return False
 
 
 def _sha256(path: Path) -> str:

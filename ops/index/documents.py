@@ -329,13 +329,24 @@ class _Shot:
 
 
 def _shots(rows: pd.DataFrame) -> dict[str, list[_Shot]]:
-    """item_id -> its shots by start, each with the keyframe row that falls inside it."""
+    """item_id -> its shots by start, each with the keyframe row that falls inside it.
+
+    The rows are sorted once and cut into items by position (pandas selections per item
+    cost milliseconds each: most of a 100k-item build)."""
+    timed = rows[rows["start_s"].notna()].sort_values(["item_id", "start_s"], kind="stable")
+    items = timed["item_id"].astype(str).to_numpy()
+    labels = timed["label"].to_numpy()
+    starts = timed["start_s"].to_numpy(float)
+    ends = timed["end_s"].to_numpy(float)
     found: dict[str, list[_Shot]] = {}
-    for item_id, group in rows[rows["start_s"].notna()].groupby("item_id", sort=True):
-        spans = group[group["label"] == SHOT_LABEL].sort_values("start_s", kind="stable")
-        keyframes = np.sort(group.loc[group["label"] == KEYFRAME_LABEL, "start_s"].to_numpy(float))
+    names, firsts = np.unique(items, return_index=True)
+    bounds = np.append(firsts, len(items))
+    for item_id, first, last in zip(names, bounds[:-1], bounds[1:], strict=True):
+        item_labels = labels[first:last]
+        keyframes = starts[first:last][item_labels == KEYFRAME_LABEL]
+        spans = np.flatnonzero(item_labels == SHOT_LABEL) + first
         item_shots = []
-        for start, end in zip(spans["start_s"], spans["end_s"], strict=True):
+        for start, end in zip(starts[spans], ends[spans], strict=True):
             at = int(np.searchsorted(keyframes, start, "left"))
             inside = at < len(keyframes) and keyframes[at] < end
             item_shots.append(

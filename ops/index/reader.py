@@ -9,17 +9,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from ops.errors import BrokenStateError
 from ops.index.build import SQLITE_FILE, TANTIVY_DIR, index_store
+from ops.index.layers import Layers
 from ops.index.query import MAX_PAGE_SIZE, SearchBackend, SearchPage, SearchQuery, SimilarItem
-from ops.index.vectors import VectorIndex, use_search_threads
+from ops.index.vectors import LayeredVectors, use_search_threads
 from ops.refresh.tasks import SHOT_LABEL
 from ops.settings import Settings
 from ops.versioned import Version
@@ -60,7 +59,7 @@ class PublishedIndex:
     """An open index version: its search backend, its vectors and its recommendations."""
 
     def __init__(
-        self, version: Version, backend: SearchBackend, vectors: VectorIndex, similar: _Similar
+        self, version: Version, backend: SearchBackend, vectors: LayeredVectors, similar: _Similar
     ) -> None:
         self._version = version
         self._backend = backend
@@ -78,14 +77,13 @@ class PublishedIndex:
                 or f"no search index is published under {settings.index_dir}: run a catalog "
                 "refresh (`cinescope refresh` or the catalog_refresh DAG) first"
             )
-        from ops.recommend.build import SIMILAR_FILE
-
         with _diagnosed(resolved):
             backend = _open_backend(settings, resolved)
             try:
                 use_search_threads(settings.vector_search_threads)
-                vectors = VectorIndex.load(resolved.path, settings.vector_rerank)
-                similar = _Similar.read(resolved.path / SIMILAR_FILE)
+                layers = Layers.of(resolved)
+                vectors = layers.vectors(rerank=settings.vector_rerank)
+                similar = _Similar(layers.similar())
             except BaseException:
                 backend.close()
                 raise
@@ -188,28 +186,41 @@ class PublishedIndex:
     def music_for(self, item_id: str, k: int = 10) -> list[SimilarItem]:
         """Up to ``k`` tracks whose mood matches this picture's or video's, nearest on the
         mood circle first (empty when it has no mood, or there is no music near it)."""
-        from ops.recommend.by_mood import MUSIC_FOR
+        from ops.recommend.build import mood_key
+        from ops.recommend.by_mood import MUSIC_FOR, PICTURE_KINDS
 
-        return self._listed(item_id, MUSIC_FOR, k)
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        rows = self._similar.of(item_id, MUSIC_FOR)  # a version that kept lists per picture
+        if not rows:
+            document = next(iter(self._backend.documents([item_id])), None)
+            if document and document["kind"] in PICTURE_KINDS and document["moods"]:
+                rows = self._similar.of(mood_key(document["moods"][0]), MUSIC_FOR)
+        return self._items(rows, k)
 
     def _listed(self, item_id: str, scope: str, k: int) -> list[SimilarItem]:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        rows = self._similar.of(item_id, scope)[:k]
+        return self._items(self._similar.of(item_id, scope), k)
+
+    def _items(self, rows: list[dict[str, Any]], k: int) -> list[SimilarItem]:
+        """The first ``k`` of ``rows`` that name an item this version holds (a list an
+        incremental build kept may still name an item removed since)."""
         found = {
             document["doc_id"]: document
             for document in self._backend.documents([row["similar_item_id"] for row in rows])
         }
+        held = [row for row in rows if row["similar_item_id"] in found][:k]
         return [
             SimilarItem(
                 item_id=row["similar_item_id"],
-                rank=row["rank"],
+                rank=rank,
                 score=row["score"],
-                title=found.get(row["similar_item_id"], {}).get("title"),
-                kind=found.get(row["similar_item_id"], {}).get("kind"),
+                title=found[row["similar_item_id"]]["title"],
+                kind=found[row["similar_item_id"]]["kind"],
                 reason=row["reason"],
             )
-            for row in rows
+            for rank, row in enumerate(held, start=1)
         ]
 
     def close(self) -> None:
@@ -234,11 +245,9 @@ class PublishedIndex:
 
 
 class _Similar:
-    """similar.parquet sorted by scope and item, looked up by binary search (no per-item
-    objects). A version built before lists were scoped holds one list per item, served
-    for either scope."""
-
-    _COLUMNS = ("item_id", "rank", "similar_item_id", "score", "reason", "scope")
+    """The recommendation rows sorted by scope and item, looked up by binary search (no
+    per-item objects). A version built before lists were scoped holds one list per item,
+    served for either scope."""
 
     def __init__(self, rows: pd.DataFrame) -> None:
         self._scoped = "scope" in rows
@@ -246,14 +255,6 @@ class _Similar:
         rows = rows.assign(key=keys).sort_values(["key", "rank"], kind="stable")
         self._keys = rows["key"].to_numpy(dtype=object)
         self._rows = rows[["similar_item_id", "rank", "score", "reason"]].to_numpy(dtype=object)
-
-    @classmethod
-    def read(cls, path: Path) -> _Similar:
-        if not path.is_file():
-            raise FileNotFoundError(f"recommendations not found: {path}")
-        present = set(pq.read_schema(path).names)
-        columns = [column for column in cls._COLUMNS if column in present]
-        return cls(pq.read_table(path, columns=columns).to_pandas())
 
     def of(self, item_id: str, scope: str) -> list[dict[str, Any]]:
         key = f"{scope}\x00{item_id}" if self._scoped else item_id

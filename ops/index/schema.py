@@ -5,8 +5,9 @@ labels the models predicted for it, and the lineage of those predictions. Segmen
 documents (``level="segment"``) are spans of one item: the 1-s prediction buckets joined
 into scenes (one label and its score), the shots (label ``shot``, with the time of
 their keyframe), and the phrases said and captions shown (``transcript``, ``screen_text``;
-an item document holds all of its own). ``vector_row`` points into the version's vector
-matrix (-1: the document has no content vector).
+an item document holds all of its own). ``vector_row`` points into the vector matrix of
+the part of the version that holds the document (its base or a layer, ops.index.layers;
+readers find vectors by doc_id); -1: the document has no content vector.
 """
 
 from __future__ import annotations

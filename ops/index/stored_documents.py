@@ -7,6 +7,7 @@ at the same listing positions (``docno``) and count the same facet values.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -40,6 +41,10 @@ SNIPPET_COLUMNS = ("transcript", "screen_text", "description", "title")
 was said or shown, before the metadata), else the description's or title's opening."""
 
 
+LISTING_ORDER = ("is_segment", "title", "item_id", "start_s", "doc_id")
+"""The listing order's keys, each ascending with missing values last."""
+
+
 def document_table(documents: pd.DataFrame) -> pa.Table:
     """Validate documents against DOCUMENT_SCHEMA and sort them into the listing order.
 
@@ -66,12 +71,43 @@ def document_table(documents: pd.DataFrame) -> pa.Table:
         table = table.set_column(table.schema.get_field_index(name), name, unique)
     order = pc.sort_indices(
         table.append_column("is_segment", pc.not_equal(table.column("level"), "item")),
-        sort_keys=[
-            (name, "ascending", "at_end")
-            for name in ("is_segment", "title", "item_id", "start_s", "doc_id")
-        ],
+        sort_keys=[(name, "ascending", "at_end") for name in LISTING_ORDER],
     )
     return table.take(order)
+
+
+def listing_keys(table: pa.Table) -> list[str]:
+    """Each document's place in the listing order as one string: the strings sort (by
+    their UTF-8 bytes) as :func:`document_table` sorts the documents, so an index ordered
+    by them takes new documents in between without renumbering the others (what an
+    incremental build needs; a position number would change for every later document)."""
+    columns = (table.column(name).to_pylist() for name in ("level", *LISTING_ORDER[1:]))
+    return [
+        ("0" if level == "item" else "1")
+        + _text_key(title)
+        + _text_key(item_id)
+        + _number_key(start_s)
+        + doc_id
+        for level, title, item_id, start_s, doc_id in zip(*columns, strict=True)
+    ]
+
+
+def _text_key(value: str | None) -> str:
+    """A text that sorts as its value, missing last, and ends where it ends (``\\x00``
+    escaped, then a terminator that sorts before any character that could follow)."""
+    if value is None:
+        return "\x01"
+    return "\x00" + value.replace("\x00", "\x00\x01") + "\x00\x00"
+
+
+def _number_key(value: float | None) -> str:
+    """A fixed-width text that sorts as the number, missing last (IEEE 754 bits with the
+    sign flipped, and every bit of a negative number)."""
+    if value is None:
+        return "\x01"
+    (bits,) = struct.unpack(">Q", struct.pack(">d", value))
+    bits = bits ^ 0xFFFF_FFFF_FFFF_FFFF if bits >> 63 else bits | 1 << 63
+    return f"\x00{bits:016x}"
 
 
 def _check_documents(table: pa.Table) -> None:

@@ -8,8 +8,10 @@ counts every match of every query shape, so its facets are always exact
 
 Fields, written once and then only read:
 
-- ``docno`` (the listing position, ops.index.stored_documents): the index is sorted by
-  it, and an unranked listing pages in its order.
+- ``listing_key`` (the document's place in the listing order as a string,
+  ops.index.stored_documents.listing_keys): an unranked listing pages in its order, and
+  an incremental build adds documents in between without renumbering the others. An
+  index built before it existed orders by ``docno`` (the listing position) instead.
 - ``title``, ``description``, ``tags``, ``people``, ``labels``, ``word_parts``,
   ``transcript`` and ``screen_text`` as text (lower-cased, accents folded, English
   stems), weighted as the SQLite backend's BM25 weights; a query's words are ANDed,
@@ -22,6 +24,11 @@ Fields, written once and then only read:
   1 ms against 19 ms), and a facet's count is the sum over its columns (a list holds
   each value once).
 - ``document``: the whole document as JSON, read back for the page's hits only.
+
+Segments are immutable, so a version derived from another (:meth:`TantivySearchBackend.
+update`) hard-links the other's files, deletes the documents of the items that changed
+(Tantivy records deletions in new files) and adds theirs as a new segment: it writes
+what changed, plus a deletion bitmap of one bit per document of each segment touched.
 """
 
 from __future__ import annotations
@@ -31,7 +38,8 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +48,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import tantivy
 
+from ops.index.layers import FullBuildNeeded, link_files
 from ops.index.query import FACETS, SearchPage, SearchQuery
 from ops.index.schema import DOCUMENT_COLUMNS
 from ops.index.search_engine import (
@@ -58,6 +67,7 @@ from ops.index.stored_documents import (
     SNIPPET_COLUMNS,
     document_table,
     document_word_parts,
+    listing_keys,
 )
 from ops.index.text import Term, fold, query_terms
 
@@ -88,6 +98,10 @@ dense, which Tantivy counts about 5 times faster than a column with gaps (1M doc
 ALL_VALUES = 1_000_000
 """Terms-aggregation size: above any column's number of distinct values, so every value
 is counted in every segment and the counts are exact (the top 20 are chosen afterwards)."""
+LISTING_FIELD = "listing_key"
+LEGACY_LISTING_FIELD = "docno"
+REWRITTEN_FILES = ("meta.json", ".managed.json")
+"""Files Tantivy replaces when it commits: a derived index gets copies, not links."""
 WRITER_HEAP_BYTES = 512 * 1024 * 1024
 MAX_DOC_IDS = 100_000
 """Most ids one ``documents`` or vector-mode call may name (a vector search asks ~2,000)."""
@@ -118,7 +132,7 @@ def facet_columns(table: pa.Table) -> FacetColumns:
 
 def _schema(columns: FacetColumns) -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
-    builder.add_unsigned_field("docno", stored=False, indexed=True, fast=True)
+    builder.add_text_field(LISTING_FIELD, tokenizer_name="raw", index_option="basic", fast=True)
     builder.add_unsigned_field("doc_key", stored=False, indexed=False, fast=True)
     for name in ("doc_id", "item_id", "level"):
         builder.add_text_field(name, tokenizer_name="raw", index_option="basic", fast=True)
@@ -153,6 +167,9 @@ class TantivySearchBackend:
         self._stem = _analyzer(stem=True)
         self._fold = _analyzer(stem=False)
         self._scope_answers: dict[str, list[tuple[str, str, int]]] = {}
+        fields = json.loads((path / "meta.json").read_text(encoding="utf-8"))["schema"]
+        named = {field["name"] for field in fields}
+        self._listing = LISTING_FIELD if LISTING_FIELD in named else LEGACY_LISTING_FIELD
 
     @classmethod
     def build(cls, path: Path, documents: pd.DataFrame) -> None:
@@ -160,21 +177,42 @@ class TantivySearchBackend:
         table = document_table(documents)
         columns = facet_columns(table)
         schema = _schema(columns)
-        tmp = path.with_name(f".{path.name}.part")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        try:
+        with _new_folder(path) as tmp:
             index = _register(tantivy.Index(schema, path=str(tmp), reuse=False))
-            writer = index.writer(WRITER_HEAP_BYTES, 1)
-            for document in _index_documents(table, columns):
-                writer.add_document(tantivy.Document.from_dict(document, schema))
-            writer.commit()
-            writer.wait_merging_threads()
+            _write(index, table, columns)
             (tmp / COLUMNS_FILE).write_text(json.dumps(columns), encoding="utf-8")
-            shutil.rmtree(path, ignore_errors=True)
-            os.replace(tmp, path)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+
+    @classmethod
+    def update(
+        cls, base: Path, path: Path, replaced: Iterable[str], documents: pd.DataFrame
+    ) -> None:
+        """Write at ``path`` the index at ``base`` with the documents of the ``replaced``
+        items deleted and ``documents`` added; ``base`` is never written to (its segments
+        are hard-linked). :class:`FullBuildNeeded` when the new documents hold longer
+        lists than ``base`` has facet columns for."""
+        table = document_table(documents)
+        columns = cls.check_columns(base, documents)
+        with _new_folder(path) as tmp:
+            link_files(base, tmp, skip=REWRITTEN_FILES)
+            for name in REWRITTEN_FILES:
+                if (base / name).is_file():
+                    shutil.copyfile(base / name, tmp / name)
+            index = _register(tantivy.Index.open(str(tmp)))
+            _write(index, table, columns, replaced)
+
+    @staticmethod
+    def check_columns(base: Path, documents: pd.DataFrame) -> FacetColumns:
+        """The facet columns of the index at ``base``; :class:`FullBuildNeeded` when
+        ``documents`` hold longer lists than they can count."""
+        columns: FacetColumns = json.loads((base / COLUMNS_FILE).read_text(encoding="utf-8"))
+        wanted = facet_columns(document_table(documents))
+        longer = [facet for facet in wanted if len(wanted[facet]) > len(columns[facet])]
+        if longer:
+            raise FullBuildNeeded(
+                f"new documents list more {', '.join(longer)} values than the search index "
+                "has facet columns for"
+            )
+        return columns
 
     @classmethod
     def open(cls, path: Path) -> TantivySearchBackend:
@@ -205,7 +243,7 @@ class TantivySearchBackend:
                 matches,
                 limit=query.page_size,
                 offset=offset(query),
-                order_by_field="docno",
+                order_by_field=self._listing,
                 order=tantivy.Order.Asc,
                 count=False,
             )
@@ -431,12 +469,41 @@ def doc_key(doc_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(doc_id.encode(), digest_size=8).digest(), "big")
 
 
+@contextmanager
+def _new_folder(path: Path) -> Iterator[Path]:
+    """A scratch folder that becomes ``path`` (replacing it) only once the block ends."""
+    tmp = path.with_name(f".{path.name}.part")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+        shutil.rmtree(path, ignore_errors=True)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write(
+    index: tantivy.Index, table: pa.Table, columns: FacetColumns, deleted: Iterable[str] = ()
+) -> None:
+    """Delete the documents of the ``deleted`` items, add ``table``'s, and commit."""
+    schema = index.schema
+    writer = index.writer(WRITER_HEAP_BYTES, 1)
+    for item_id in deleted:
+        writer.delete_documents_by_term("item_id", item_id)
+    for document in _index_documents(table, columns):
+        writer.add_document(tantivy.Document.from_dict(document, schema))
+    writer.commit()
+    writer.wait_merging_threads()
+
+
 def _index_documents(table: pa.Table, columns: FacetColumns) -> Iterable[dict[str, Any]]:
-    """The Tantivy fields of each document, in listing order (docno from 1)."""
+    """The Tantivy fields of each document."""
     parts = document_word_parts(table)
-    for docno, (row, word_parts) in enumerate(zip(table.to_pylist(), parts, strict=True), 1):
+    rows = zip(table.to_pylist(), parts, listing_keys(table), strict=True)
+    for row, word_parts, listing_key in rows:
         fields: dict[str, Any] = {
-            "docno": docno,
+            LISTING_FIELD: listing_key,
             "doc_key": doc_key(row["doc_id"]),
             "doc_id": row["doc_id"],
             "item_id": row["item_id"],

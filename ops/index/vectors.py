@@ -16,13 +16,18 @@ FAISS can, so opening a large version is cheap.
 
 How many candidates are re-ranked (``rerank``) is the recall/latency dial, chosen at
 search time: an explicit value (``Settings.vector_rerank``) or ``AUTO_RERANK``.
+
+An index version built incrementally keeps its vectors in parts (ops.index.layers): the
+base of its last full build and a few layers; :class:`LayeredVectors` searches them as
+one, leaving out the vectors of items that a newer part redefines.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -130,12 +135,16 @@ class VectorIndex:
             index.add(matrix)
         return cls(index, doc_ids, rerank)
 
-    def save(self, folder: Path) -> None:
-        """Write the index and its doc ids into ``folder``, each file appearing complete."""
+    def save(self, folder: Path, item_ids: Sequence[str] | None = None) -> None:
+        """Write the index and its doc ids (with the item of each, when given) into
+        ``folder``, each file appearing complete."""
         faiss = _faiss()
         with atomic_path(folder / INDEX_FILE) as tmp:
             faiss.write_index(self._index, str(tmp))
-        write_table(pa.table({"doc_id": pa.array(self.doc_ids, pa.string())}), folder / IDS_FILE)
+        columns = {"doc_id": pa.array(self.doc_ids, pa.string())}
+        if item_ids is not None:
+            columns["item_id"] = pa.array(item_ids, pa.string())
+        write_table(pa.table(columns), folder / IDS_FILE)
 
     @classmethod
     def load(cls, folder: Path, rerank: int | None = None) -> VectorIndex:
@@ -160,34 +169,62 @@ class VectorIndex:
         """
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        candidates = self._candidates(rerank) if rerank is not None else self._rerank
         if self.size == 0:
             return []
         query = unit_rows(vector)
         if query.shape != (1, self.dim):
             raise ValueError(f"query must be one vector of {self.dim} values, got {query.shape}")
-        wanted = min(k, self.size)
-        # Per-call parameters, not the index's own: concurrent requests share the index.
-        params = (
-            None
-            if candidates is None
-            else _faiss().IndexRefineSearchParameters(k_factor=max(1.0, candidates / wanted))
-        )
-        scores, rows = self._index.search(query, wanted, params=params)
+        scores, rows = self.search_rows(query, k, rerank)
         return [
             (self.doc_ids[row], float(score))
             for row, score in zip(rows[0].tolist(), scores[0].tolist(), strict=True)
             if row >= 0
         ]
 
+    def search_rows(
+        self, queries: np.ndarray, k: int, rerank: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and rows (-1: none) of the ``k`` nearest of each unit query row, in one
+        call (rows x min(k, size) arrays)."""
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        candidates = self._candidates(rerank) if rerank is not None else self._rerank
+        wanted = min(k, self.size)
+        if wanted == 0:
+            empty = np.zeros((len(queries), 0))
+            return empty.astype(np.float32), empty.astype(np.int64)
+        # Per-call parameters, not the index's own: concurrent requests share the index.
+        params = (
+            None
+            if candidates is None
+            else _faiss().IndexRefineSearchParameters(k_factor=max(1.0, candidates / wanted))
+        )
+        scores, rows = self._index.search(
+            np.ascontiguousarray(queries, dtype=np.float32), wanted, params=params
+        )
+        return scores, rows
+
+    def matrix(self) -> np.ndarray:
+        """Every stored unit vector, in row order (exact: an approximate index re-ranks
+        with the vectors themselves)."""
+        if self.size == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.asarray(self._index.reconstruct_n(0, self.size), dtype=np.float32)
+
     def vector_of(self, doc_id: str) -> np.ndarray | None:
         """The stored unit vector of a document, or None when it has none."""
+        row = self.row_of(doc_id)
+        return None if row is None else self.reconstruct(row)
+
+    def reconstruct(self, row: int) -> np.ndarray:
+        """The stored unit vector of row ``row``."""
+        return np.asarray(self._index.reconstruct(row), dtype=np.float32)
+
+    def row_of(self, doc_id: str) -> int | None:
+        """The row of a document's vector, or None when it has none."""
         if self._rows is None:
             self._rows = {doc_id: row for row, doc_id in enumerate(self.doc_ids)}
-        row = self._rows.get(doc_id)
-        if row is None:
-            return None
-        return np.asarray(self._index.reconstruct(row), dtype=np.float32)
+        return self._rows.get(doc_id)
 
     def _candidates(self, rerank: int | None) -> int | None:
         """``rerank`` checked; ``AUTO_RERANK`` for None; None for an exact index."""
@@ -196,6 +233,127 @@ class VectorIndex:
         if self.exact:
             return None
         return rerank if rerank is not None else AUTO_RERANK
+
+
+Keep = Callable[[int, str], bool]
+"""Whether a search keeps a candidate: (query number, doc id) -> keep."""
+
+
+@dataclass(frozen=True)
+class VectorPart:
+    """One part of a layered index: its vectors, the item of each row, and the items a
+    newer part redefines (their rows here are out of date)."""
+
+    index: VectorIndex
+    item_ids: Sequence[str]
+    stale: Collection[str]
+
+    @classmethod
+    def load(
+        cls, folder: Path, stale: Collection[str] = frozenset(), rerank: int | None = None
+    ) -> VectorPart:
+        """A saved index (its rows' items from the ids file; a doc id is its own item in
+        an index saved without them)."""
+        index = VectorIndex.load(folder, rerank)
+        names = pq.read_schema(folder / IDS_FILE).names
+        items = (
+            pq.read_table(folder / IDS_FILE, columns=["item_id"]).column(0).to_pylist()
+            if "item_id" in names
+            else index.doc_ids
+        )
+        return cls(index, items, stale)
+
+    def live(self, row: int) -> bool:
+        return self.item_ids[row] not in self.stale
+
+    def search_many(
+        self, queries: np.ndarray, k: int, rerank: int | None, keep: Keep | None
+    ) -> list[list[tuple[int, float]]]:
+        """Each query's ``k`` best live (and kept) rows with their scores; a query whose
+        first candidates were mostly out of date or refused asks again for four times as
+        many."""
+        found: list[list[tuple[int, float]]] = [[] for _ in range(len(queries))]
+        pending = np.arange(len(queries))
+        fetch = k if not self.stale and keep is None else 2 * k
+        while pending.size:
+            scores, rows = self.index.search_rows(queries[pending], fetch, rerank)
+            short = []
+            for at, query in enumerate(pending.tolist()):
+                hits = [
+                    (row, float(score))
+                    for row, score in zip(rows[at].tolist(), scores[at].tolist(), strict=True)
+                    if row >= 0
+                    and self.live(row)
+                    and (keep is None or keep(query, self.index.doc_ids[row]))
+                ]
+                found[query] = hits[:k]
+                if len(hits) < k and fetch < self.index.size:
+                    short.append(query)
+            pending = np.asarray(short, dtype=np.int64)
+            fetch = min(self.index.size, fetch * 4)
+        return found
+
+
+class Hit(NamedTuple):
+    """A search answer of a layered index: the document, its score, and where its vector
+    lies (part, row)."""
+
+    doc_id: str
+    score: float
+    part: int
+    row: int
+
+
+class LayeredVectors:
+    """Vectors in parts, oldest first, searched as one index: every part answers, the
+    answers merge by score, and no part returns an item that a newer part redefines."""
+
+    def __init__(self, parts: Sequence[VectorPart]) -> None:
+        self.parts = list(parts)
+
+    def search(
+        self, vector: np.ndarray, k: int, rerank: int | None = None
+    ) -> list[tuple[str, float]]:
+        """The ``k`` most similar live documents to ``vector``, best first (as
+        :meth:`VectorIndex.search`)."""
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        return [(hit.doc_id, hit.score) for hit in self.nearest(unit_rows(vector), k, rerank)[0]]
+
+    def nearest(
+        self, queries: np.ndarray, k: int, rerank: int | None = None, keep: Keep | None = None
+    ) -> list[list[Hit]]:
+        """The ``k`` most similar live documents to each unit query row that ``keep``
+        accepts, best first."""
+        merged: list[list[Hit]] = [[] for _ in range(len(queries))]
+        for number, part in enumerate(self.parts):
+            if part.index.size == 0:
+                continue
+            if queries.shape[1] != part.index.dim:
+                raise ValueError(f"queries must have {part.index.dim} values each")
+            for query, hits in enumerate(part.search_many(queries, k, rerank, keep)):
+                merged[query] += [
+                    Hit(part.index.doc_ids[row], score, number, row) for row, score in hits
+                ]
+        return [sorted(hits, key=lambda hit: -hit.score)[:k] for hits in merged]
+
+    def with_part(self, part: VectorPart, redefined: Collection[str]) -> LayeredVectors:
+        """This index and a newer ``part``, which defines the items ``redefined`` again."""
+        keys = frozenset(redefined)
+        older = [replace(old, stale=keys | frozenset(old.stale)) for old in self.parts]
+        return LayeredVectors([*older, part])
+
+    def vector_at(self, part: int, row: int) -> np.ndarray:
+        """The unit vector stored in row ``row`` of part ``part``."""
+        return self.parts[part].index.reconstruct(row)
+
+    def vector_of(self, doc_id: str) -> np.ndarray | None:
+        """The live unit vector of a document, or None when it has none."""
+        for number in reversed(range(len(self.parts))):
+            row = self.parts[number].index.row_of(doc_id)
+            if row is not None:
+                return self.vector_at(number, row) if self.parts[number].live(row) else None
+        return None
 
 
 def recall_at_k(

@@ -86,6 +86,8 @@ def _plan(run_id: str, params: RefreshParams, settings: Settings) -> RefreshPlan
     live = index_store(settings).current()
     if not plan.nothing_to_do:
         rebuild, why = True, "new or removed predictions"
+    elif params.full_index_build:
+        rebuild, why = True, "a full index build was asked for"
     elif live is None:
         rebuild, why = True, "no index is published yet"
     elif damage := live.problems():  # checksums: only when nothing else forces a rebuild
@@ -113,6 +115,7 @@ def _plan(run_id: str, params: RefreshParams, settings: Settings) -> RefreshPlan
         ],
         rebuild=rebuild,
         rebuild_reason=why,
+        full_index_build=params.full_index_build,
     )
 
 
@@ -155,22 +158,35 @@ def merge_step(planned: RefreshPlanned, settings: Settings | None = None) -> Mer
         new_predictions=new,
         rebuild=planned.rebuild,
         rebuild_reason=planned.rebuild_reason,
+        full_index_build=planned.full_index_build,
     )
 
 
 def build_step(merged: MergedPredictions, settings: Settings | None = None) -> BuiltIndex:
-    """Build and seal a new index version over the merged predictions, unpublished."""
+    """Build and seal a new index version over the merged predictions, unpublished:
+    derived from the live one where it can be (what changed costs, not the catalog's
+    size), else in full (ops.index.build says when and why)."""
     from ops.index.build import build_index_version
 
     settings = settings or get_settings()
     if not merged.rebuild:
         raise NothingChanged(f"nothing to build: {merged.rebuild_reason}")
     with refresh_lock(settings, merged.run_id), _discarded_on_failure(settings, merged):
-        version = build_index_version(settings, merged.predictions_version)
+        version = build_index_version(
+            settings, merged.predictions_version, full=merged.full_index_build
+        )
     manifest = version.manifest()
+    build = manifest["build"]
+    how = (
+        f"derived from {build['from']}: {build['changed_items']} items changed, "
+        f"{build['removed_items']} removed"
+        if build["kind"] == "incremental"
+        else f"in full: {build['reason']}"
+    )
     logger.info(
-        "built index %s: %d documents (%d segments), %d vectors",
+        "built index %s (%s): %d documents (%d segments), %d vectors",
         version.name,
+        how,
         manifest["documents"],
         manifest["segments"],
         manifest["vectors"],

@@ -120,6 +120,12 @@ class RefreshPlan:
         fields.pop("path")
         return fields
 
+    def save(self) -> None:
+        """Write the plan to its path, whole or not at all (what load_plan reads)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_open(self.path) as handle:
+            json.dump(self.to_json(), handle, indent=2)
+
 
 def load_plan(settings: Settings, run_id: str) -> RefreshPlan:
     """The plan ``plan_refresh`` wrote for ``run_id``."""
@@ -309,7 +315,6 @@ def plan_refresh(
         path=folder / PLAN_FILE,
     )
     shutil.rmtree(folder / SHARDS_DIR, ignore_errors=True)
-    with atomic_open(plan.path) as handle:
-        json.dump(plan.to_json(), handle, indent=2)
+    plan.save()
     logger.info("refresh %s: %s", run_id, plan.summary)
     return plan

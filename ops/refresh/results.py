@@ -31,6 +31,13 @@ class RefreshParams(_Result):
         default_factory=list,
         description="tasks whose items are all inferred again, even those up to date",
     )
+    full_index_build: bool = Field(
+        default=False,
+        description=(
+            "build the index afresh from every prediction instead of deriving it from the "
+            "live one (a compaction; the build is a full one by itself when it must be)"
+        ),
+    )
 
     @model_validator(mode="after")
     def _force_only_planned_tasks(self) -> RefreshParams:
@@ -61,6 +68,7 @@ class RefreshPlanned(_Result):
     shards: list[PlannedShard]
     rebuild: bool
     rebuild_reason: str
+    full_index_build: bool = False
 
 
 class InferredShard(_Result):
@@ -84,6 +92,7 @@ class MergedPredictions(_Result):
     new_predictions: bool
     rebuild: bool
     rebuild_reason: str
+    full_index_build: bool = False
 
 
 class BuiltIndex(_Result):

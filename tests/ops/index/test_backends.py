@@ -15,6 +15,7 @@ import psycopg
 import pyarrow as pa
 import pytest
 
+from ops.index.layers import FullBuildNeeded
 from ops.index.postgres_backend import PostgresSearchBackend, drop, validate_schema_name
 from ops.index.query import FACETS, SearchBackend, SearchQuery
 from ops.index.schema import DOCUMENT_SCHEMA
@@ -586,3 +587,42 @@ def test_words_said_or_shown_find_their_segment_with_a_snippet_from_them(
     (sea,) = backend.search(SearchQuery(q="sea", level="segment", label=["speech"])).hits
     assert sea.snippet is not None and "<b>sea</b>" in sea.snippet
     assert backend.documents([said["doc_id"]])[0]["transcript"] == said["transcript"]
+
+
+def test_a_derived_tantivy_index_leaves_its_base_alone_and_answers_as_a_fresh_build(
+    tmp_path: Path,
+) -> None:
+    base, derived, fresh = (tmp_path / name for name in ("base", "derived", "fresh"))
+    TantivySearchBackend.build(base, frame(CORPUS))
+    before = {path.name: path.read_bytes() for path in base.iterdir() if path.is_file()}
+    retitled = HARBOUR | {"title": "Harbour at Dusk", "labels": ["beach"]}
+    new = document("i6", title="Another Harbour", people=["Ann Lee"], year=1999)
+    changed = [retitled, segment(retitled, "beach", 30.0, 45.0), new]
+    TantivySearchBackend.update(base, derived, ["i1", "i5", "i6"], frame(changed))
+    kept = [row for row in CORPUS if row["item_id"] not in {"i1", "i5"}]
+    TantivySearchBackend.build(fresh, frame(kept + changed))
+
+    assert {path.name: path.read_bytes() for path in base.iterdir() if path.is_file()} == before
+    first = TantivySearchBackend.open(derived)
+    second = TantivySearchBackend.open(fresh)
+    try:
+        for query in (
+            SearchQuery(page_size=100),
+            SearchQuery(q="harbour", page_size=100),
+            SearchQuery(level="segment", page_size=100),
+            SearchQuery(person=["Ann Lee"], page_size=100),
+        ):
+            one, other = first.search(query), second.search(query)
+            assert (one.total, one.facets) == (other.total, other.facets)
+            assert {hit.doc_id for hit in one.hits} == {hit.doc_id for hit in other.hits}
+            if not query.q:
+                assert [hit.doc_id for hit in one.hits] == [hit.doc_id for hit in other.hits]
+        assert first.item_documents("i1") == second.item_documents("i1")
+        assert first.item_documents("i5") == []
+    finally:
+        first.close()
+        second.close()
+    crowded = document("i7", people=["A", "B", "C", "D"])  # more people than base has columns
+    with pytest.raises(FullBuildNeeded, match="person values"):
+        TantivySearchBackend.update(base, tmp_path / "crowded", [], frame([crowded]))
+    assert not (tmp_path / "crowded").exists()

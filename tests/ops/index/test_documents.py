@@ -199,6 +199,22 @@ def test_shots_alone_become_segment_documents_with_their_keyframe() -> None:
     assert item["labels"] == [] and pd.isna(item["keyframe_s"])  # shots are no item label
 
 
+def test_shots_of_several_items_keep_to_their_item_and_none_make_no_documents() -> None:
+    shots = predictions(
+        shot_rows("b", [(0.0, 5.0, 6.0)]) + shot_rows("a", [(2.0, 4.0, 3.0), (0.0, 2.0, 1.0)])
+    )
+    both = catalog({"item_id": "a"}, {"item_id": "b"})
+    documents, _ = build_documents(both, {"shots": shots}, {}, SEGMENTOR)
+    segments = documents[documents["level"] == "segment"].set_index("doc_id")
+    assert segments["keyframe_s"].fillna(-1).to_dict() == {
+        "a/shot/0-2": 1.0,
+        "a/shot/2-4": 3.0,
+        "b/shot/0-5": -1,  # its keyframe row lies outside it
+    }
+    nothing, _ = build_documents(both, {"shots": shots.iloc[:0]}, {}, SEGMENTOR)
+    assert nothing["level"].tolist() == ["item", "item"]
+
+
 def test_shot_vectors_are_the_mean_of_the_segment_vectors_inside() -> None:
     segment_vectors = np.random.default_rng(1).normal(size=(10, 4)).astype(np.float32)
     shots = predictions(shot_rows("a", [(0.0, 3.0, 1.0), (3.0, 10.0, 6.0)]))

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from ops.index.schema import DOCUMENT_SCHEMA
-from ops.index.stored_documents import document_table, facet_values
+from ops.index.stored_documents import document_table, facet_values, listing_keys
 
 
 def row(doc_id: str, level: str = "item", **fields: Any) -> dict[str, Any]:
@@ -69,4 +69,36 @@ def test_facet_values_cover_every_facet_of_a_document() -> None:
         ("label", "kiss"),
         ("person", "Ann"),
         ("person", "Bo"),
+    ]
+
+
+def test_listing_keys_sort_as_the_listing_order() -> None:
+    rows = [
+        row("b", title="B"),
+        row("nul", title="A\x00z"),
+        row("a-long", title="A long"),
+        row("a", title="A"),
+        row("none"),
+        row("s-late", "segment", item_id="a", title="A", start_s=10.5),
+        row("s-early", "segment", item_id="a", title="A", start_s=2.0),
+        row("s-neg", "segment", item_id="a", title="A", start_s=-1.0),
+        row("s-none", "segment", item_id="a", title="A"),
+        row("s-other", "segment", item_id="a2", title="A", start_s=0.0),
+        row("s-untitled", "segment", item_id="z", start_s=0.0),
+    ]
+    table = document_table(pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA).to_pandas())
+    keys = listing_keys(table)
+    assert sorted(keys, key=lambda key: key.encode()) == keys  # byte order, as Tantivy sorts
+    assert table.column("doc_id").to_pylist() == [
+        "a",
+        "nul",
+        "a-long",
+        "b",
+        "none",
+        "s-neg",
+        "s-early",
+        "s-late",
+        "s-none",
+        "s-other",
+        "s-untitled",
     ]

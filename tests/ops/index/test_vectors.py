@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from ops.index.vectors import AUTO_RERANK, VectorIndex, quantiser, recall_at_k, unit_rows
+from ops.index.vectors import (
+    AUTO_RERANK,
+    LayeredVectors,
+    VectorIndex,
+    VectorPart,
+    quantiser,
+    recall_at_k,
+    unit_rows,
+)
 from ops.settings import Settings
 
 
@@ -153,3 +161,37 @@ def test_a_bad_rerank_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="vector_rerank"):
         Settings(vector_rerank=0)
     assert Settings().vector_rerank is None
+
+
+def test_layered_vectors_answer_as_one_index_without_out_of_date_rows(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    base_vectors = unit_rows(rng.normal(size=(200, 8)))
+    query = base_vectors[0]
+    base_ids = [f"i{row}" for row in range(200)]
+    # The base's best matches for the query are out of date: a newer part redefines them.
+    nearest = [doc_id for doc_id, _ in VectorIndex.build(base_vectors, base_ids).search(query, 30)]
+    redefined = set(nearest[:20])
+    layer_ids = ["i0", "new"]
+    layer_vectors = unit_rows(np.vstack([-query, query + 0.01 * rng.normal(size=8)]))
+    for folder, vectors, doc_ids in (
+        (tmp_path / "base", base_vectors, base_ids),
+        (tmp_path / "layer", layer_vectors, layer_ids),
+    ):
+        folder.mkdir()
+        VectorIndex.build(vectors, doc_ids).save(folder, doc_ids)
+    layered = LayeredVectors(
+        [
+            VectorPart.load(tmp_path / "base", stale=redefined | {"gone"}),
+            VectorPart.load(tmp_path / "layer"),
+        ]
+    )
+    found = [doc_id for doc_id, _ in layered.search(query, 5)]
+    assert found[0] == "new"
+    assert found[1:] == nearest[20:24]  # the base answered from deeper down
+    stored = layered.vector_of("i0")
+    assert stored is not None
+    np.testing.assert_allclose(stored, -query, atol=1e-6)  # the newest part's
+    assert layered.vector_of(nearest[1]) is None  # redefined without a vector
+    assert layered.vector_of(nearest[25]) is not None
+    odd = layered.nearest(query[None, :], 3, keep=lambda _, doc_id: doc_id.endswith("1"))
+    assert all(hit.doc_id.endswith("1") for hit in odd[0]) and len(odd[0]) == 3

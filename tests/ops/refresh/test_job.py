@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from contextlib import closing
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ from ops.refresh.job import (
     refresh_lock_path,
     run_refresh,
 )
-from ops.refresh.results import RefreshOutcome
+from ops.refresh.results import RefreshOutcome, RefreshParams
 from ops.sample_site.media import make_video
 from ops.settings import Settings
 from tests.support.index_files import largest_search_file
@@ -67,6 +68,65 @@ def test_a_metadata_change_rebuilds_the_index_without_inference(
         assert [
             hit.item_id for hit in index.search(SearchQuery(q="lighthouse", level="item")).hits
         ] == ["clip-c"]
+
+
+def test_a_refresh_of_one_new_file_derives_the_index_which_answers_as_a_rebuild_would(
+    refresh_home: Settings, catalog: CatalogEditor
+) -> None:
+    run_refresh("run-1", refresh_home)
+    catalog.replace_media("clip-b", make_video(9, seconds=3.0, size=(64, 48), fps=8))
+    again = run_refresh("run-2", refresh_home)
+    assert again.published and again.plan.items_planned > 0
+    live = index_store(refresh_home).current()
+    assert live is not None and live.manifest()["build"] == {
+        "kind": "incremental",
+        "from": "v000001",
+        "changed_items": 1,
+        "removed_items": 0,
+    }
+    rebuilt = build_module.build_index_version(
+        refresh_home, again.published.predictions_version, full=True
+    )
+    with (
+        closing(PublishedIndex.open(refresh_home)) as derived,
+        closing(PublishedIndex.open(refresh_home, rebuilt.name)) as full,
+    ):
+        for query in (
+            SearchQuery(page_size=100),
+            SearchQuery(q="clip", page_size=100),
+            SearchQuery(level="segment", page_size=100),
+        ):
+            one, other = derived.search(query), full.search(query)
+            assert (one.total, one.facets) == (other.total, other.facets)
+            assert {hit.doc_id for hit in one.hits} == {hit.doc_id for hit in other.hits}
+        for item in ("clip-a", "clip-b"):
+            assert without_vector_rows(derived.item(item)) == without_vector_rows(full.item(item))
+
+
+@pytest.mark.parametrize("media_changed", [False, True])
+def test_a_full_index_build_asked_for_is_built_afresh_and_published(
+    refresh_home: Settings, catalog: CatalogEditor, media_changed: bool
+) -> None:
+    run_refresh("run-1", refresh_home)
+    if media_changed:
+        catalog.replace_media("clip-b", make_video(9, seconds=3.0, size=(64, 48), fps=8))
+    again = run_refresh("run-2", refresh_home, params=RefreshParams(full_index_build=True))
+    assert again.published and again.published.index_version == "v000002"
+    manifest = index_store(refresh_home).get("v000002").manifest()
+    assert manifest["build"] == {"kind": "full", "reason": "a full build was asked for"}
+    assert manifest["layers"] == []
+
+
+def without_vector_rows(found: dict[str, Any] | None) -> dict[str, Any]:
+    """An item's answer without its documents' vector rows (they count within the part
+    of the index version that holds each document)."""
+    assert found is not None
+
+    def plain(document: dict[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in document.items() if key != "vector_row"}
+
+    spans = {key: [plain(document) for document in found[key]] for key in ("segments", "shots")}
+    return found | {"item": plain(found["item"])} | spans
 
 
 def test_a_failing_prediction_check_keeps_the_previous_index_live(
