@@ -12,6 +12,8 @@ BENCHMARKS = (
     "benchmarks.scene_inference",
     "benchmarks.refresh",
     "benchmarks.search",
+    "benchmarks.index_incremental",
+    "benchmarks.planning",
     "benchmarks.faces",
     "benchmarks.genre",
     "benchmarks.mood",

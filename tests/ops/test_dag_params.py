@@ -82,6 +82,7 @@ def test_a_trigger_conf_is_checked_by_the_dags_params_model() -> None:
     assert checked_conf("catalog_refresh", {"force": ["scene"]}) == {
         "tasks": ["scene", "shots", "faces", "genre", "mood", "speech", "ocr"],
         "force": ["scene"],
+        "full_index_build": False,
     }
     with pytest.raises(ParamsRefused, match=r"RefreshParams: tasks\.0: Input should be 'scene'"):
         checked_conf("catalog_refresh", {"tasks": ["karaoke"]})
