@@ -312,16 +312,26 @@ def index_versions_table(versions: Iterable[Version], live: str | None) -> Table
     """Kept index versions, oldest first, with the live one marked."""
     table = Table(title="index versions", title_justify="left")
     columns = ("documents", "segments", "predictions_version", "backend", "built_at")
-    for column in ("version", "live", *columns):
+    for column in ("version", "live", "build", *columns):
         table.add_column(column)
     for version in versions:
         manifest = version.manifest()
         table.add_row(
             version.name,
             "[bold green]live[/]" if version.name == live else "",
+            _build_kind(manifest.get("build")),
             *(_fmt(manifest.get(column))[:19] for column in columns),  # built_at to the second
         )
     return table
+
+
+def _build_kind(build: dict[str, Any] | None) -> str:
+    """'full', or what an incremental build changed on top of which version."""
+    if build is None:
+        return "-"
+    if build["kind"] != "incremental":
+        return "full"
+    return f"{build['from']} +{build['changed_items']} -{build['removed_items']}"
 
 
 AsJson = Annotated[

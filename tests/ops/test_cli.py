@@ -127,6 +127,7 @@ def test_index_versions_rollback_and_publish(published: Settings) -> None:
     listed = runner.invoke(app, ["index", "versions"])
     assert listed.exit_code == 0, listed.output
     assert "v000001" in listed.output and "v000002" in listed.output
+    assert listed.output.count("full") == 2  # the second build changed nothing: a repair
 
     rolled = runner.invoke(app, ["index", "rollback"])
     assert rolled.exit_code == 0, rolled.output
