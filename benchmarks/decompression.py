@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import resource
 import subprocess
 import sys
 import tempfile
 import zlib
 from pathlib import Path
+
+from benchmarks.isolated import peak_rss_mb
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CAP = 512 << 20  # the download cap; pages have their own 8 MiB cap
@@ -37,7 +38,7 @@ def fetch_once(mib: int, mode: str) -> dict[str, object]:
     from tests.support.hostile_site import HostileSite, raw_response
 
     body = double_gzip(mib)
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    baseline = peak_rss_mb()
     site = HostileSite({"/bomb": raw_response(body, headers={"Content-Encoding": "gzip, gzip"})})
     with site, tempfile.TemporaryDirectory() as tmp:
         policy = NetworkPolicy(frozenset({"127.0.0.1"}), frozenset({f"127.0.0.1:{site.port}"}))
@@ -55,13 +56,13 @@ def fetch_once(mib: int, mode: str) -> dict[str, object]:
                 outcome = "accepted"
             except FetchError as error:
                 outcome = f"refused: {error.reason}"
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = peak_rss_mb()
     return {
         "mode": mode,
         "inflated_mib": mib,
         "wire_bytes": len(body),
-        "baseline_rss_mib": round(baseline / 1024),
-        "peak_rss_mib": round(peak / 1024),
+        "baseline_rss_mib": round(baseline),
+        "peak_rss_mib": round(peak),
         "outcome": outcome,
     }
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.isolated import peak_rss_mb
 from benchmarks.shots import VIDEO_DIR
 from ops.atomic import atomic_open
 
@@ -56,7 +57,7 @@ def cluster_once(count: int, algorithm: str) -> dict[str, Any]:
     started = time.perf_counter()
     labels = cluster_faces(matrix, algorithm)  # type: ignore[arg-type]
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = peak_rss_mb() * 1024
     scores = clustering_scores(identities, labels.tolist())
     return {
         "algorithm": algorithm,

@@ -20,7 +20,6 @@ import argparse
 import io
 import json
 import os
-import resource
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 
+from benchmarks.isolated import peak_rss_mb
 from ops.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -138,7 +138,7 @@ def run(items: int, threads: int) -> dict[str, Any]:
             "failed_items": failed,
             "replan_s": round(replan_s, 2),
             "replan_items": again.items_planned,
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "peak_rss_mb": round(peak_rss_mb()),
         }
 
 
