@@ -65,7 +65,12 @@ def catalog_refresh() -> None:
         ("cannot map over XCom with custom key"), never over one field of it."""
         return planned.shards
 
-    @task(pool="gpu", queue="gpu", retries=2, max_active_tis_per_dagrun=4)
+    @task(
+        pool="gpu",
+        queue="gpu",
+        retries=2,
+        max_active_tis_per_dagrun=get_settings().refresh_parallel_shards,
+    )
     @typed_task
     def infer(planned: RefreshPlanned, shard: PlannedShard) -> InferredShard:
         from ops.refresh.job import infer_step

@@ -97,6 +97,12 @@ class Settings(BaseSettings):
     )
 
     gpu_pool_slots: int = Field(default=1, ge=1)
+    refresh_parallel_shards: int = Field(
+        default=4,
+        ge=1,
+        description="most inference shards of one refresh running at once (also capped by "
+        "the gpu pool's slots): raise both with the number of inference workers",
+    )
 
     refresh_schedule: str = "@daily"
     refresh_shard_seconds: float = Field(

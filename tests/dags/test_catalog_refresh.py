@@ -84,3 +84,10 @@ def test_bad_params_are_refused_with_the_field_and_reason_before_anything_runs(
     assert all(states.get(task) != "success" for task in ("infer", "merge", "build"))
     assert PredictionsStore(refresh_home).store.current() is None
     assert index_store(refresh_home).current() is None
+
+
+def test_the_shards_running_at_once_follow_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """More inference workers need more shards at once: a setting, not an edit of the DAG."""
+    monkeypatch.setenv("CINESCOPE_REFRESH_PARALLEL_SHARDS", "12")
+    infer = load_dag("catalog_refresh").get_task("infer")
+    assert (infer.max_active_tis_per_dagrun, infer.queue, infer.pool) == (12, "gpu", "gpu")

@@ -316,13 +316,17 @@ def test_helm_values_share_the_cinescope_settings_and_the_data_volume(
 def test_the_cinescope_config_map_agrees_with_the_compose_environment(
     compose: dict[str, Any], manifests: Manifests
 ) -> None:
-    """Same service names in both, so the same values (compose interpolates the GPU slots)."""
+    """Same service names in both, so the same values (compose interpolates the two that
+    follow the number of workers, with the config map's values as defaults)."""
     config = _named(manifests, "ConfigMap", "cinescope-config")["data"]
     shared = compose["x-cinescope-env"]
     common = config.keys() & shared.keys()
     assert len(common) >= 10
     differing = {k: (config[k], shared[k]) for k in common if config[k] != shared[k]}
-    assert differing == {"CINESCOPE_GPU_POOL_SLOTS": ("1", "${CINESCOPE_GPU_POOL_SLOTS:-1}")}
+    assert differing == {
+        name: (config[name], f"${{{name}:-{config[name]}}}")
+        for name in ("CINESCOPE_GPU_POOL_SLOTS", "CINESCOPE_REFRESH_PARALLEL_SHARDS")
+    }
 
 
 def test_mlflow_runs_on_postgres_with_proxied_artifacts_as_in_compose(
